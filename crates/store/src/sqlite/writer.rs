@@ -1,0 +1,602 @@
+//! The single writer: group commit, revision assignment, event publication, compaction and WAL upkeep.
+//!
+//! One thread owns the read-write connection. It takes every write waiting in its queue, applies them in
+//! one transaction (each successful write takes the next revision; a failed compare-and-swap takes none),
+//! commits once, which is one fsync for the whole batch, then publishes the batch's events to watchers and
+//! answers the callers. A caller is answered only after its write is durable.
+//!
+//! Between batches it removes compacted history in small chunks, so a compaction never holds writers back
+//! for long and always makes progress under load, and it truncates the write-ahead log once writes pause.
+//! When there is nothing to do it blocks on its queue: an idle store uses no CPU.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use tokio::sync::{broadcast, oneshot};
+
+use super::events;
+use super::schema::database_error;
+use super::shared::{Batch, Shared};
+use crate::{Deleted, Error, Event, KeyValue, Result, Revision};
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// History rows examined per compaction chunk.
+const COMPACTION_CHUNK: i64 = 2000;
+/// Quiet time after the last write before the write-ahead log is checkpointed and truncated.
+const IDLE_CHECKPOINT_DELAY: Duration = Duration::from_millis(500);
+/// A write-ahead log larger than this is checkpointed between batches even under load.
+const WAL_CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+/// How often file sizes are refreshed in the metrics while writes go on.
+const SIZE_REFRESH: Duration = Duration::from_secs(1);
+
+/// A request to the writer.
+pub enum Command {
+    /// Create a key that must not exist.
+    Create {
+        key: String,
+        value: Bytes,
+        reply: oneshot::Sender<Result<Revision>>,
+    },
+    /// Replace a key's value if its modification revision is `expected`.
+    Update {
+        key: String,
+        value: Bytes,
+        expected: Revision,
+        reply: oneshot::Sender<Result<Revision>>,
+    },
+    /// Delete a key, if `expected` is given only at that modification revision.
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+        reply: oneshot::Sender<Result<Deleted>>,
+    },
+    /// Discard history before `revision`; answered when the history is gone.
+    Compact {
+        revision: Revision,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// A compaction under way.
+struct Compaction {
+    /// Rows superseded before this revision (and tombstones before it) are removed.
+    target: Revision,
+    /// History up to this revision has been examined.
+    cursor: Revision,
+    removed: u64,
+    started: Instant,
+    replies: Vec<oneshot::Sender<Result<()>>>,
+}
+
+/// A caller waiting for the outcome of its write.
+enum Pending {
+    Revision(oneshot::Sender<Result<Revision>>, Result<Revision>),
+    Deleted(oneshot::Sender<Result<Deleted>>, Result<Deleted>),
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    wal_path: PathBuf,
+    shared: Arc<Shared>,
+    events: broadcast::Sender<Arc<Batch>>,
+    /// The revision of the last committed write.
+    revision: Revision,
+    compaction: Option<Compaction>,
+    /// Whether writes were committed since the last checkpoint.
+    dirty: bool,
+    sizes_refreshed: Instant,
+}
+
+impl Writer {
+    pub fn new(
+        conn: Connection,
+        path: &Path,
+        shared: Arc<Shared>,
+        events: broadcast::Sender<Arc<Batch>>,
+        revision: Revision,
+    ) -> Self {
+        let mut wal_path = path.as_os_str().to_owned();
+        wal_path.push("-wal");
+        let writer = Writer {
+            conn,
+            path: path.to_owned(),
+            wal_path: PathBuf::from(wal_path),
+            shared,
+            events,
+            revision,
+            compaction: None,
+            dirty: false,
+            sizes_refreshed: Instant::now(),
+        };
+        writer.refresh_sizes();
+        writer
+    }
+
+    /// Serves `commands` until every sender is gone, then checkpoints and returns.
+    pub fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            let first = if self.compaction.is_some() {
+                match commands.try_recv() {
+                    Ok(command) => command,
+                    Err(TryRecvError::Empty) => {
+                        self.compact_step();
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => break,
+                }
+            } else if self.dirty {
+                match commands.recv_timeout(IDLE_CHECKPOINT_DELAY) {
+                    Ok(command) => command,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match commands.recv() {
+                    Ok(command) => command,
+                    Err(_) => break,
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match commands.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch);
+            if self.compaction.is_some() {
+                self.compact_step();
+            }
+        }
+        if let Some(compaction) = self.compaction.take() {
+            for reply in compaction.replies {
+                let _ = reply.send(Err(Error::Closed));
+            }
+        }
+        self.checkpoint();
+    }
+
+    /// Applies a batch of commands in one transaction and answers them once it is durable.
+    fn commit(&mut self, batch: Vec<Command>) {
+        let started = Instant::now();
+        let mut compactions = Vec::new();
+        let mut writes = Vec::with_capacity(batch.len());
+        for command in batch {
+            match command {
+                Command::Compact { revision, reply } => compactions.push((revision, reply)),
+                write => writes.push(write),
+            }
+        }
+        if !writes.is_empty() {
+            let count = writes.len();
+            match self.apply(writes) {
+                Ok((pending, events, revision)) => {
+                    if !events.is_empty() {
+                        // Publish before advancing the committed revision: a watcher that sees the new
+                        // revision finds the events already queued (see the watch's progress rule).
+                        let _ = self.events.send(Arc::new(Batch {
+                            events,
+                            through: revision,
+                        }));
+                    }
+                    self.revision = revision;
+                    self.shared.committed.store(revision, Ordering::SeqCst);
+                    self.dirty = true;
+                    for outcome in pending {
+                        outcome.answer();
+                    }
+                    let metrics = &self.shared.metrics;
+                    metrics.current_revision.set(revision);
+                    metrics.commit_batch_size.observe(count as f64);
+                    metrics
+                        .commit_duration
+                        .observe(started.elapsed().as_secs_f64());
+                }
+                Err((pending, error)) => {
+                    tracing::error!(%error, "commit failed");
+                    for outcome in pending {
+                        outcome.fail(&error);
+                    }
+                }
+            }
+            if self.sizes_refreshed.elapsed() >= SIZE_REFRESH {
+                self.refresh_sizes();
+                if self.wal_size() > WAL_CHECKPOINT_BYTES {
+                    self.checkpoint();
+                }
+            }
+        }
+        for (revision, reply) in compactions {
+            self.start_compaction(revision, reply);
+        }
+    }
+
+    /// Runs `writes` in one transaction. On success returns the answers, the events and the new revision;
+    /// on failure every caller gets the error.
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &mut self,
+        writes: Vec<Command>,
+    ) -> std::result::Result<(Vec<Pending>, Vec<Event>, Revision), (Vec<Pending>, Error)> {
+        let path = self.path.clone();
+        let mut revision = self.revision;
+        let mut pending = Vec::with_capacity(writes.len());
+        let mut events = Vec::with_capacity(writes.len());
+        let result = (|| -> rusqlite::Result<()> {
+            let txn = self.conn.transaction()?;
+            for write in writes {
+                match write {
+                    Command::Create { key, value, reply } => {
+                        let outcome = create(&txn, key, value, revision + 1)?;
+                        let result = outcome.map(|event| {
+                            revision += 1;
+                            events.push(event);
+                            revision
+                        });
+                        pending.push(Pending::Revision(reply, result));
+                    }
+                    Command::Update {
+                        key,
+                        value,
+                        expected,
+                        reply,
+                    } => {
+                        let outcome = update(&txn, key, value, expected, revision + 1)?;
+                        let result = outcome.map(|event| {
+                            revision += 1;
+                            events.push(event);
+                            revision
+                        });
+                        pending.push(Pending::Revision(reply, result));
+                    }
+                    Command::Delete {
+                        key,
+                        expected,
+                        reply,
+                    } => {
+                        let outcome = delete(&txn, key, expected, revision + 1)?;
+                        let result = outcome.map(|(event, prev)| {
+                            revision += 1;
+                            events.push(event);
+                            Deleted { revision, prev }
+                        });
+                        pending.push(Pending::Deleted(reply, result));
+                    }
+                    Command::Compact { .. } => {}
+                }
+            }
+            if revision > self.revision {
+                txn.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
+                    .execute([revision])?;
+            }
+            txn.commit()
+        })();
+        match result {
+            Ok(()) => Ok((pending, events, revision)),
+            Err(error) => Err((pending, database_error(&path, error))),
+        }
+    }
+
+    /// Records the new compaction point durably, then schedules removal of the history before it.
+    fn start_compaction(&mut self, revision: Revision, reply: oneshot::Sender<Result<()>>) {
+        if revision > self.revision {
+            let _ = reply.send(Err(Error::FutureRevision {
+                requested: revision,
+                current: self.revision,
+            }));
+            return;
+        }
+        if revision <= self.shared.compacted.load(Ordering::SeqCst) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        let recorded = self
+            .conn
+            .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted'")
+            .and_then(|mut statement| statement.execute([revision]));
+        if let Err(error) = recorded {
+            let _ = reply.send(Err(database_error(&self.path, error)));
+            return;
+        }
+        self.shared.compacted.store(revision, Ordering::SeqCst);
+        match &mut self.compaction {
+            Some(compaction) => {
+                // History before the old cursor may now be removable too: examine it again.
+                compaction.target = revision;
+                compaction.cursor = 0;
+                compaction.replies.push(reply);
+            }
+            None => {
+                self.compaction = Some(Compaction {
+                    target: revision,
+                    cursor: 0,
+                    removed: 0,
+                    started: Instant::now(),
+                    replies: vec![reply],
+                });
+            }
+        }
+    }
+
+    /// Removes one chunk of compacted history; finishes the compaction after the last chunk.
+    fn compact_step(&mut self) {
+        let Some(compaction) = self.compaction.as_mut() else {
+            return;
+        };
+        let (target, cursor) = (compaction.target, compaction.cursor);
+        let step = (|| -> rusqlite::Result<(Revision, usize, bool)> {
+            let txn = self.conn.transaction()?;
+            let window_end: Option<Revision> = txn
+                .prepare_cached(
+                    "SELECT revision FROM kv WHERE revision > ?1 AND revision < ?2 \
+                     ORDER BY revision LIMIT 1 OFFSET ?3",
+                )?
+                .query_row((cursor, target, COMPACTION_CHUNK - 1), |row| row.get(0))
+                .optional()?;
+            let (end, last) = match window_end {
+                Some(end) => (end, false),
+                None => (target - 1, true),
+            };
+            // A row is history when a newer row of its key exists before the target, or when it is a
+            // tombstone before the target; the newest row of each key at the target stays readable.
+            let removed = txn
+                .prepare_cached(
+                    "DELETE FROM kv WHERE revision > ?1 AND revision <= ?2 AND revision < ?3 \
+                     AND (deleted = 1 OR EXISTS (SELECT 1 FROM kv b WHERE b.key = kv.key \
+                          AND b.revision > kv.revision AND b.revision < ?3))",
+                )?
+                .execute((cursor, end, target))?;
+            txn.commit()?;
+            Ok((end, removed, last))
+        })();
+        match step {
+            Ok((end, removed, last)) => {
+                compaction.cursor = end;
+                compaction.removed += removed as u64;
+                self.dirty = true;
+                if last {
+                    self.finish_compaction();
+                }
+            }
+            Err(error) => {
+                let error = database_error(&self.path, error);
+                tracing::error!(%error, revision = target, "compaction failed");
+                if let Some(compaction) = self.compaction.take() {
+                    for reply in compaction.replies {
+                        let _ = reply.send(Err(Error::backend(
+                            format!("compaction to revision {target}"),
+                            error.to_string(),
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_compaction(&mut self) {
+        let Some(compaction) = self.compaction.take() else {
+            return;
+        };
+        self.shared
+            .metrics
+            .compacted_entries
+            .inc_by(compaction.removed);
+        self.release_free_pages();
+        self.checkpoint();
+        tracing::debug!(
+            revision = compaction.target,
+            removed = compaction.removed,
+            elapsed = ?compaction.started.elapsed(),
+            "history compacted"
+        );
+        for reply in compaction.replies {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    /// Gives free pages back to the file system once they are a quarter of the file.
+    fn release_free_pages(&self) {
+        let pages = |pragma: &str| -> i64 {
+            self.conn
+                .pragma_query_value(None, pragma, |row| row.get(0))
+                .unwrap_or(0)
+        };
+        let (free, total) = (pages("freelist_count"), pages("page_count"));
+        if free > 0 && free * 4 >= total {
+            if let Err(error) = self.conn.execute_batch("PRAGMA incremental_vacuum") {
+                tracing::warn!(%error, "incremental vacuum failed");
+            }
+        }
+    }
+
+    /// Copies the write-ahead log into the database and truncates it, unless readers still need it.
+    fn checkpoint(&mut self) {
+        let result = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        match result {
+            Ok(0) => {
+                self.shared.metrics.wal_checkpoints.inc();
+                self.dirty = false;
+            }
+            // Busy: a reader holds an old snapshot; the next pause tries again.
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "checkpoint failed");
+                self.dirty = false;
+            }
+        }
+        self.refresh_sizes();
+    }
+
+    fn wal_size(&self) -> u64 {
+        std::fs::metadata(&self.wal_path).map_or(0, |meta| meta.len())
+    }
+
+    fn refresh_sizes(&self) {
+        let size = |path: &Path| {
+            std::fs::metadata(path).map_or(0, |meta| i64::try_from(meta.len()).unwrap_or(i64::MAX))
+        };
+        let metrics = &self.shared.metrics;
+        metrics.db_size_bytes.set(size(&self.path));
+        metrics.wal_size_bytes.set(size(&self.wal_path));
+    }
+}
+
+impl Pending {
+    fn answer(self) {
+        match self {
+            Pending::Revision(reply, result) => {
+                let _ = reply.send(result);
+            }
+            Pending::Deleted(reply, result) => {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn fail(self, error: &Error) {
+        let error = || Error::backend("commit failed", error.to_string());
+        match self {
+            Pending::Revision(reply, _) => {
+                let _ = reply.send(Err(error()));
+            }
+            Pending::Deleted(reply, _) => {
+                let _ = reply.send(Err(error()));
+            }
+        }
+    }
+}
+
+/// The live row of `key`: its modification revision, create revision and value.
+fn current(txn: &Transaction<'_>, key: &str) -> rusqlite::Result<Option<KeyValue>> {
+    txn.prepare_cached(
+        "SELECT c.revision, k.create_revision, k.value FROM current c \
+         JOIN kv k ON k.revision = c.revision WHERE c.key = ?1",
+    )?
+    .query_row([key], |row| {
+        Ok(KeyValue {
+            key: key.to_owned(),
+            mod_revision: row.get(0)?,
+            create_revision: row.get(1)?,
+            value: Bytes::from(row.get::<_, Vec<u8>>(2)?),
+        })
+    })
+    .optional()
+}
+
+fn insert_row(
+    txn: &Transaction<'_>,
+    revision: Revision,
+    key: &str,
+    create_revision: Revision,
+    prev_revision: Revision,
+    deleted: bool,
+    value: &[u8],
+) -> rusqlite::Result<()> {
+    txn.prepare_cached(
+        "INSERT INTO kv (revision, key, create_revision, prev_revision, deleted, value) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute((revision, key, create_revision, prev_revision, deleted, value))?;
+    Ok(())
+}
+
+fn create(
+    txn: &Transaction<'_>,
+    key: String,
+    value: Bytes,
+    revision: Revision,
+) -> rusqlite::Result<Result<Event>> {
+    if current(txn, &key)?.is_some() {
+        return Ok(Err(Error::AlreadyExists { key }));
+    }
+    insert_row(txn, revision, &key, revision, 0, false, &value)?;
+    txn.prepare_cached("INSERT INTO current (key, revision) VALUES (?1, ?2)")?
+        .execute((&key, revision))?;
+    Ok(Ok(events::put(key, value, revision, revision, None)))
+}
+
+fn update(
+    txn: &Transaction<'_>,
+    key: String,
+    value: Bytes,
+    expected: Revision,
+    revision: Revision,
+) -> rusqlite::Result<Result<Event>> {
+    let Some(prev) = current(txn, &key)? else {
+        return Ok(Err(Error::NotFound { key }));
+    };
+    if prev.mod_revision != expected {
+        return Ok(Err(Error::Conflict {
+            key,
+            expected,
+            current: Box::new(prev),
+        }));
+    }
+    insert_row(
+        txn,
+        revision,
+        &key,
+        prev.create_revision,
+        prev.mod_revision,
+        false,
+        &value,
+    )?;
+    txn.prepare_cached("UPDATE current SET revision = ?2 WHERE key = ?1")?
+        .execute((&key, revision))?;
+    let create_revision = prev.create_revision;
+    Ok(Ok(events::put(
+        key,
+        value,
+        create_revision,
+        revision,
+        Some(prev),
+    )))
+}
+
+fn delete(
+    txn: &Transaction<'_>,
+    key: String,
+    expected: Option<Revision>,
+    revision: Revision,
+) -> rusqlite::Result<Result<(Event, KeyValue)>> {
+    let Some(prev) = current(txn, &key)? else {
+        return Ok(Err(Error::NotFound { key }));
+    };
+    if let Some(expected) = expected.filter(|&expected| expected != prev.mod_revision) {
+        return Ok(Err(Error::Conflict {
+            key,
+            expected,
+            current: Box::new(prev),
+        }));
+    }
+    insert_row(
+        txn,
+        revision,
+        &key,
+        prev.create_revision,
+        prev.mod_revision,
+        true,
+        &[],
+    )?;
+    txn.prepare_cached("DELETE FROM current WHERE key = ?1")?
+        .execute([&key])?;
+    Ok(Ok((
+        events::deleted(key, revision, Some(prev.clone())),
+        prev,
+    )))
+}

@@ -1,0 +1,6 @@
+//! Test and benchmark harness for kubers.
+//!
+//! Everything here starts real processes on the local machine for tests and benchmarks, and cleans
+//! up after itself: each helper owns the processes it spawned and stops only those.
+
+pub mod etcd;
