@@ -23,7 +23,9 @@ mod watch;
 
 pub use compactor::{Compactor, CompactorConfig};
 pub use error::{Error, Result};
-pub use keys::{MAX_KEY_BYTES, MAX_VALUE_BYTES, prefix_end, validate_key, validate_prefix, validate_value};
+pub use keys::{
+    MAX_KEY_BYTES, MAX_VALUE_BYTES, prefix_end, validate_key, validate_prefix, validate_value,
+};
 pub use metrics::StoreMetrics;
 pub use types::{Deleted, Event, EventKind, KeyValue, ListRequest, ListResponse, Revision};
 pub use watch::{Watch, WatchItem, WatchOptions};

@@ -2,10 +2,12 @@
 //! and watches fed from the commit path.
 //!
 //! - [`schema`]: the file, its schema and its checks.
-//! - [`writer`]: group commit, revisions, event publication, compaction, WAL checkpoints.
+//! - [`writer`]: group commit, revisions, event publication, compaction.
+//! - [`checkpointer`]: write-ahead log checkpoints on their own thread.
 //! - [`reader`]: reads at the current or an older revision, and history replay for watches.
 //! - [`watch`]: one task per watch, replaying history and then following live events.
 
+mod checkpointer;
 mod events;
 mod reader;
 mod schema;
@@ -86,7 +88,7 @@ impl SqliteStore {
             Arc::clone(&shared),
             events,
             revisions.current,
-        );
+        )?;
         let writer = std::thread::Builder::new()
             .name("store-writer".to_owned())
             .spawn(move || writer.run(queue))
@@ -99,7 +101,10 @@ impl SqliteStore {
         })
     }
 
-    async fn send<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T>>) -> Command) -> Result<T> {
+    async fn send<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+    ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         self.commands
             .as_ref()

@@ -15,7 +15,7 @@ use super::schema::{self, Revisions, database_error};
 use crate::{Error, Event, KeyValue, ListRequest, ListResponse, Result, Revision};
 
 /// Idle connections kept for reuse; more are opened under load and closed afterwards.
-const MAX_IDLE_READERS: usize = 4;
+const MAX_IDLE_READERS: usize = 8;
 
 /// The history rows replayed per read transaction when a watch catches up.
 pub const REPLAY_BATCH: usize = 1000;
@@ -192,7 +192,11 @@ pub struct Replay {
 
 /// Reads the next chunk of history after `after` under `prefix`; fails with [`Error::Compacted`] when the
 /// events right after `after` are gone.
-pub fn replay(conn: &Connection, prefix: &str, after: Revision) -> rusqlite::Result<Result<Replay>> {
+pub fn replay(
+    conn: &Connection,
+    prefix: &str,
+    after: Revision,
+) -> rusqlite::Result<Result<Replay>> {
     let txn = conn.unchecked_transaction()?;
     let revisions = schema::read_revisions(&txn)?;
     // Compacting at C keeps revision C and later, so a watch may start right before C.

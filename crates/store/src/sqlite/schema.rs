@@ -128,7 +128,7 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|error| database_error(path, error))?;
-    conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA busy_timeout = 5000;")
+    conn.execute_batch("PRAGMA cache_size = -2048; PRAGMA busy_timeout = 5000;")
         .map_err(|error| database_error(path, error))?;
     Ok(conn)
 }

@@ -63,7 +63,10 @@ async fn write_ahead_log_is_truncated_when_writes_pause() -> TestResult {
     assert!(std::fs::metadata(&wal)?.len() > 0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while std::fs::metadata(&wal)?.len() > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "log never truncated");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "log never truncated"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(store.metrics().wal_checkpoints.get() >= 1);
@@ -114,7 +117,10 @@ async fn slow_watcher_catches_up_from_the_database() -> TestResult {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(seen.windows(2).all(|pair| pair[1] == pair[0] + 1), "gap or duplicate");
+    assert!(
+        seen.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "gap or duplicate"
+    );
     Ok(())
 }
 

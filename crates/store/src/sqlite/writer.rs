@@ -6,19 +6,21 @@
 //! answers the callers. A caller is answered only after its write is durable.
 //!
 //! Between batches it removes compacted history in small chunks, so a compaction never holds writers back
-//! for long and always makes progress under load, and it truncates the write-ahead log once writes pause.
-//! When there is nothing to do it blocks on its queue: an idle store uses no CPU.
+//! for long and always makes progress under load. Checkpoints run on the [`Checkpointer`]'s thread: the
+//! writer asks for one as the log grows and a truncating one once writes pause. When there is nothing to
+//! do it blocks on its queue: an idle store uses no CPU.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use tokio::sync::{broadcast, oneshot};
 
+use super::checkpointer::{self, Checkpointer, Request};
 use super::events;
 use super::schema::database_error;
 use super::shared::{Batch, Shared};
@@ -30,10 +32,8 @@ const MAX_BATCH: usize = 512;
 const COMPACTION_CHUNK: i64 = 2000;
 /// Quiet time after the last write before the write-ahead log is checkpointed and truncated.
 const IDLE_CHECKPOINT_DELAY: Duration = Duration::from_millis(500);
-/// A write-ahead log larger than this is checkpointed between batches even under load.
-const WAL_CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
-/// How often file sizes are refreshed in the metrics while writes go on.
-const SIZE_REFRESH: Duration = Duration::from_secs(1);
+/// Bytes of history rows (about a page each, plus the value) counted toward the next passive checkpoint.
+const ROW_OVERHEAD_BYTES: u64 = 4096;
 
 /// A request to the writer.
 pub enum Command {
@@ -84,15 +84,16 @@ enum Pending {
 pub struct Writer {
     conn: Connection,
     path: PathBuf,
-    wal_path: PathBuf,
+    checkpointer: Checkpointer,
     shared: Arc<Shared>,
     events: broadcast::Sender<Arc<Batch>>,
     /// The revision of the last committed write.
     revision: Revision,
     compaction: Option<Compaction>,
-    /// Whether writes were committed since the last checkpoint.
+    /// Whether writes were committed since the last truncating checkpoint was asked for.
     dirty: bool,
-    sizes_refreshed: Instant,
+    /// Bytes written since the last passive checkpoint was asked for (an estimate).
+    unchecked_bytes: u64,
 }
 
 impl Writer {
@@ -102,22 +103,22 @@ impl Writer {
         shared: Arc<Shared>,
         events: broadcast::Sender<Arc<Batch>>,
         revision: Revision,
-    ) -> Self {
-        let mut wal_path = path.as_os_str().to_owned();
-        wal_path.push("-wal");
-        let writer = Writer {
+    ) -> Result<Self> {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(|error| database_error(path, error))?;
+        let checkpointer = Checkpointer::spawn(path, Arc::clone(&shared))?;
+        checkpointer.request(Request::Truncate);
+        Ok(Writer {
             conn,
             path: path.to_owned(),
-            wal_path: PathBuf::from(wal_path),
+            checkpointer,
             shared,
             events,
             revision,
             compaction: None,
             dirty: false,
-            sizes_refreshed: Instant::now(),
-        };
-        writer.refresh_sizes();
-        writer
+            unchecked_bytes: 0,
+        })
     }
 
     /// Serves `commands` until every sender is gone, then checkpoints and returns.
@@ -136,7 +137,8 @@ impl Writer {
                 match commands.recv_timeout(IDLE_CHECKPOINT_DELAY) {
                     Ok(command) => command,
                     Err(RecvTimeoutError::Timeout) => {
-                        self.checkpoint();
+                        self.checkpointer.request(Request::Truncate);
+                        self.dirty = false;
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -164,7 +166,7 @@ impl Writer {
                 let _ = reply.send(Err(Error::Closed));
             }
         }
-        self.checkpoint();
+        // Dropping the checkpointer truncates the log and waits for it.
     }
 
     /// Applies a batch of commands in one transaction and answers them once it is durable.
@@ -180,6 +182,7 @@ impl Writer {
         }
         if !writes.is_empty() {
             let count = writes.len();
+            let bytes: u64 = writes.iter().map(Command::size).sum();
             match self.apply(writes) {
                 Ok((pending, events, revision)) => {
                     if !events.is_empty() {
@@ -202,18 +205,17 @@ impl Writer {
                     metrics
                         .commit_duration
                         .observe(started.elapsed().as_secs_f64());
+                    self.unchecked_bytes += bytes;
+                    if self.unchecked_bytes >= checkpointer::PASSIVE_BYTES {
+                        self.unchecked_bytes = 0;
+                        self.checkpointer.request(Request::Passive);
+                    }
                 }
                 Err((pending, error)) => {
                     tracing::error!(%error, "commit failed");
                     for outcome in pending {
                         outcome.fail(&error);
                     }
-                }
-            }
-            if self.sizes_refreshed.elapsed() >= SIZE_REFRESH {
-                self.refresh_sizes();
-                if self.wal_size() > WAL_CHECKPOINT_BYTES {
-                    self.checkpoint();
                 }
             }
         }
@@ -393,7 +395,7 @@ impl Writer {
             .compacted_entries
             .inc_by(compaction.removed);
         self.release_free_pages();
-        self.checkpoint();
+        self.checkpointer.request(Request::Truncate);
         tracing::debug!(
             revision = compaction.target,
             removed = compaction.removed,
@@ -419,40 +421,18 @@ impl Writer {
             }
         }
     }
+}
 
-    /// Copies the write-ahead log into the database and truncates it, unless readers still need it.
-    fn checkpoint(&mut self) {
-        let result = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                row.get::<_, i64>(0)
-            });
-        match result {
-            Ok(0) => {
-                self.shared.metrics.wal_checkpoints.inc();
-                self.dirty = false;
+impl Command {
+    /// About how many bytes the command adds to the log.
+    fn size(&self) -> u64 {
+        match self {
+            Command::Create { key, value, .. } | Command::Update { key, value, .. } => {
+                (key.len() + value.len()) as u64 + ROW_OVERHEAD_BYTES
             }
-            // Busy: a reader holds an old snapshot; the next pause tries again.
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(%error, "checkpoint failed");
-                self.dirty = false;
-            }
+            Command::Delete { key, .. } => key.len() as u64 + ROW_OVERHEAD_BYTES,
+            Command::Compact { .. } => 0,
         }
-        self.refresh_sizes();
-    }
-
-    fn wal_size(&self) -> u64 {
-        std::fs::metadata(&self.wal_path).map_or(0, |meta| meta.len())
-    }
-
-    fn refresh_sizes(&self) {
-        let size = |path: &Path| {
-            std::fs::metadata(path).map_or(0, |meta| i64::try_from(meta.len()).unwrap_or(i64::MAX))
-        };
-        let metrics = &self.shared.metrics;
-        metrics.db_size_bytes.set(size(&self.path));
-        metrics.wal_size_bytes.set(size(&self.wal_path));
     }
 }
 
@@ -511,7 +491,14 @@ fn insert_row(
         "INSERT INTO kv (revision, key, create_revision, prev_revision, deleted, value) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute((revision, key, create_revision, prev_revision, deleted, value))?;
+    .execute((
+        revision,
+        key,
+        create_revision,
+        prev_revision,
+        deleted,
+        value,
+    ))?;
     Ok(())
 }
 
@@ -521,12 +508,15 @@ fn create(
     value: Bytes,
     revision: Revision,
 ) -> rusqlite::Result<Result<Event>> {
-    if current(txn, &key)?.is_some() {
+    let inserted = txn
+        .prepare_cached(
+            "INSERT INTO current (key, revision) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute((&key, revision))?;
+    if inserted == 0 {
         return Ok(Err(Error::AlreadyExists { key }));
     }
     insert_row(txn, revision, &key, revision, 0, false, &value)?;
-    txn.prepare_cached("INSERT INTO current (key, revision) VALUES (?1, ?2)")?
-        .execute((&key, revision))?;
     Ok(Ok(events::put(key, value, revision, revision, None)))
 }
 
