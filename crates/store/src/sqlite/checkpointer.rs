@@ -2,11 +2,15 @@
 //! copy's fsync) never delays a commit.
 //!
 //! The writer turns SQLite's automatic checkpoints off and asks this thread instead: a passive
-//! checkpoint once the log has grown by [`PASSIVE_BYTES`] (it runs beside the writer and lets SQLite reuse
-//! the log from its start), and a truncating one when writes pause or the log passes [`TRUNCATE_BYTES`].
+//! checkpoint each time the log has grown by [`PASSIVE_BYTES`] (it copies pages beside the writer without
+//! blocking it), and a truncating one when writes pause. Under sustained writes a passive checkpoint never
+//! catches up with the end of the log, so the writer itself restarts the log every [`RESTART_BYTES`]
+//! (see the writer): the pages are by then mostly copied, so that restart is short, and the log file is
+//! reused from its start instead of growing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
@@ -17,9 +21,11 @@ use super::shared::Shared;
 use crate::{Error, Result};
 
 /// Log growth that triggers a passive checkpoint.
-pub const PASSIVE_BYTES: u64 = 4 * 1024 * 1024;
-/// A log larger than this is truncated even while writes go on.
-pub const TRUNCATE_BYTES: u64 = 64 * 1024 * 1024;
+pub const PASSIVE_BYTES: u64 = 2 * 1024 * 1024;
+/// Log growth after which the writer restarts the log from its start.
+pub const RESTART_BYTES: u64 = 64 * 1024 * 1024;
+/// The log file is cut back to this size whenever it restarts (SQLite's `journal_size_limit`).
+pub const LOG_SIZE_LIMIT: u64 = 96 * 1024 * 1024;
 
 /// What the writer asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +40,8 @@ pub enum Request {
 pub struct Checkpointer {
     requests: Option<SyncSender<Request>>,
     thread: Option<JoinHandle<()>>,
+    /// Requests sent and not yet done.
+    busy: Arc<AtomicUsize>,
 }
 
 impl Checkpointer {
@@ -44,14 +52,16 @@ impl Checkpointer {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .and_then(|conn| {
-            conn.execute_batch(
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_size_limit = 67108864;",
-            )?;
+            conn.execute_batch(&format!(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};"
+            ))?;
             Ok(conn)
         })
         .map_err(|error| database_error(path, error))?;
         let (requests, queue) = mpsc::sync_channel(1);
+        let busy = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
+            busy: Arc::clone(&busy),
             conn,
             path: path.to_owned(),
             wal_path: wal_path(path),
@@ -64,6 +74,7 @@ impl Checkpointer {
         Ok(Checkpointer {
             requests: Some(requests),
             thread: Some(thread),
+            busy,
         })
     }
 
@@ -71,9 +82,19 @@ impl Checkpointer {
     pub fn request(&self, request: Request) {
         if let Some(requests) = &self.requests {
             match requests.try_send(request) {
-                Ok(()) | Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {}
+                Ok(()) => {
+                    self.busy.fetch_add(1, Ordering::AcqRel);
+                }
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
             }
         }
+    }
+}
+
+impl Checkpointer {
+    /// Whether a checkpoint is queued or running (a log restart would wait for it).
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
     }
 }
 
@@ -96,6 +117,8 @@ pub fn wal_path(path: &Path) -> PathBuf {
 }
 
 struct Worker {
+    /// Requests sent and not yet done.
+    busy: Arc<AtomicUsize>,
     conn: Connection,
     path: PathBuf,
     wal_path: PathBuf,
@@ -106,16 +129,15 @@ impl Worker {
     fn run(self, queue: Receiver<Request>) {
         while let Ok(mut request) = queue.recv() {
             // Merge whatever else queued up meanwhile; a truncation covers a passive checkpoint.
+            let mut merged = 1;
             while let Ok(next) = queue.try_recv() {
+                merged += 1;
                 if next == Request::Truncate {
                     request = next;
                 }
             }
-            let wal = std::fs::metadata(&self.wal_path).map_or(0, |meta| meta.len());
-            if wal > TRUNCATE_BYTES {
-                request = Request::Truncate;
-            }
             self.checkpoint(request);
+            self.busy.fetch_sub(merged, Ordering::AcqRel);
         }
         self.checkpoint(Request::Truncate);
     }

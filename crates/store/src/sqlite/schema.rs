@@ -115,7 +115,7 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     // not only of the process. Group commit amortises that fsync over every write in the batch.
     conn.execute_batch(
         "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16384; \
-         PRAGMA journal_size_limit = 67108864; PRAGMA busy_timeout = 5000;",
+         PRAGMA busy_timeout = 5000;",
     )
     .map_err(|error| database_error(path, error))?;
     Ok(conn)

@@ -10,6 +10,8 @@
 //! writer asks for one as the log grows and a truncating one once writes pause. When there is nothing to
 //! do it blocks on its queue: an idle store uses no CPU.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +19,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::hooks::Wal;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
 use super::checkpointer::{self, Checkpointer, Request};
@@ -32,8 +35,25 @@ const MAX_BATCH: usize = 512;
 const COMPACTION_CHUNK: i64 = 2000;
 /// Quiet time after the last write before the write-ahead log is checkpointed and truncated.
 const IDLE_CHECKPOINT_DELAY: Duration = Duration::from_millis(500);
-/// Bytes of history rows (about a page each, plus the value) counted toward the next passive checkpoint.
-const ROW_OVERHEAD_BYTES: u64 = 4096;
+/// How long a log restart waits for readers on old snapshots.
+const RESTART_WAIT: Duration = Duration::from_millis(50);
+/// How long the writer waits for a lock held by a checkpoint.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most log a restart copies itself; more is left to a passive checkpoint first.
+const RESTART_TAIL_BYTES: u64 = 256 * 1024;
+/// Bytes of one log frame: a page and its header.
+const LOG_FRAME_BYTES: u64 = 4096 + 24;
+
+thread_local! {
+    /// Pages in the log after the writer's last commit, as SQLite's log hook reports them.
+    static LOG_PAGES: Cell<i64> = const { Cell::new(0) };
+}
+
+/// SQLite's log hook, called on the writer thread after each commit.
+fn record_log_pages(_: &Wal, pages: c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.with(|log| log.set(i64::from(pages)));
+    Ok(())
+}
 
 /// A request to the writer.
 pub enum Command {
@@ -92,8 +112,8 @@ pub struct Writer {
     compaction: Option<Compaction>,
     /// Whether writes were committed since the last truncating checkpoint was asked for.
     dirty: bool,
-    /// Bytes written since the last passive checkpoint was asked for (an estimate).
-    unchecked_bytes: u64,
+    /// Pages in the log when the last passive checkpoint was asked for.
+    passive_at_pages: i64,
 }
 
 impl Writer {
@@ -104,8 +124,13 @@ impl Writer {
         events: broadcast::Sender<Arc<Batch>>,
         revision: Revision,
     ) -> Result<Self> {
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
-            .map_err(|error| database_error(path, error))?;
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {};",
+            checkpointer::LOG_SIZE_LIMIT
+        ))
+        .map_err(|error| database_error(path, error))?;
+        // After the pragma above, which would replace it.
+        conn.wal_hook(Some(record_log_pages));
         let checkpointer = Checkpointer::spawn(path, Arc::clone(&shared))?;
         checkpointer.request(Request::Truncate);
         Ok(Writer {
@@ -117,7 +142,7 @@ impl Writer {
             revision,
             compaction: None,
             dirty: false,
-            unchecked_bytes: 0,
+            passive_at_pages: 0,
         })
     }
 
@@ -182,7 +207,6 @@ impl Writer {
         }
         if !writes.is_empty() {
             let count = writes.len();
-            let bytes: u64 = writes.iter().map(Command::size).sum();
             match self.apply(writes) {
                 Ok((pending, events, revision)) => {
                     if !events.is_empty() {
@@ -205,11 +229,7 @@ impl Writer {
                     metrics
                         .commit_duration
                         .observe(started.elapsed().as_secs_f64());
-                    self.unchecked_bytes += bytes;
-                    if self.unchecked_bytes >= checkpointer::PASSIVE_BYTES {
-                        self.unchecked_bytes = 0;
-                        self.checkpointer.request(Request::Passive);
-                    }
+                    self.log_grew();
                 }
                 Err((pending, error)) => {
                     tracing::error!(%error, "commit failed");
@@ -235,12 +255,23 @@ impl Writer {
         let mut revision = self.revision;
         let mut pending = Vec::with_capacity(writes.len());
         let mut events = Vec::with_capacity(writes.len());
+        let mut writes = writes.into_iter();
         let result = (|| -> rusqlite::Result<()> {
-            let txn = self.conn.transaction()?;
-            for write in writes {
+            // Immediate: take the write lock up front. A deferred transaction that reads first could find
+            // its snapshot stale when it turns to writing (after a log restart) and fail at once.
+            let txn = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for write in writes.by_ref() {
                 match write {
                     Command::Create { key, value, reply } => {
-                        let outcome = create(&txn, key, value, revision + 1)?;
+                        let outcome = match create(&txn, key, value, revision + 1) {
+                            Ok(outcome) => outcome,
+                            Err(error) => {
+                                pending.push(Pending::Revision(reply, Err(Error::Closed)));
+                                return Err(error);
+                            }
+                        };
                         let result = outcome.map(|event| {
                             revision += 1;
                             events.push(event);
@@ -254,7 +285,13 @@ impl Writer {
                         expected,
                         reply,
                     } => {
-                        let outcome = update(&txn, key, value, expected, revision + 1)?;
+                        let outcome = match update(&txn, key, value, expected, revision + 1) {
+                            Ok(outcome) => outcome,
+                            Err(error) => {
+                                pending.push(Pending::Revision(reply, Err(Error::Closed)));
+                                return Err(error);
+                            }
+                        };
                         let result = outcome.map(|event| {
                             revision += 1;
                             events.push(event);
@@ -267,7 +304,13 @@ impl Writer {
                         expected,
                         reply,
                     } => {
-                        let outcome = delete(&txn, key, expected, revision + 1)?;
+                        let outcome = match delete(&txn, key, expected, revision + 1) {
+                            Ok(outcome) => outcome,
+                            Err(error) => {
+                                pending.push(Pending::Deleted(reply, Err(Error::Closed)));
+                                return Err(error);
+                            }
+                        };
                         let result = outcome.map(|(event, prev)| {
                             revision += 1;
                             events.push(event);
@@ -286,7 +329,48 @@ impl Writer {
         })();
         match result {
             Ok(()) => Ok((pending, events, revision)),
-            Err(error) => Err((pending, database_error(&path, error))),
+            Err(error) => {
+                // Writes after the failing statement were never applied; they fail with the batch.
+                pending.extend(writes.filter_map(Pending::unapplied));
+                Err((pending, database_error(&path, error)))
+            }
+        }
+    }
+
+    /// Keeps the log in bounds after a commit: asks for a passive checkpoint every
+    /// [`checkpointer::PASSIVE_BYTES`] and restarts the log once it holds [`checkpointer::RESTART_BYTES`].
+    fn log_grew(&mut self) {
+        let pages = LOG_PAGES.with(Cell::get);
+        if pages < self.passive_at_pages {
+            // The log restarted since.
+            self.passive_at_pages = 0;
+        }
+        let page_bytes = |pages: i64| u64::try_from(pages).unwrap_or(0) * LOG_FRAME_BYTES;
+        if page_bytes(pages - self.passive_at_pages) >= checkpointer::PASSIVE_BYTES {
+            self.passive_at_pages = pages;
+            self.checkpointer.request(Request::Passive);
+        }
+        // A restart copies what passive checkpoints have not copied yet, while writes wait: so restart
+        // only right after a passive checkpoint finished, with a short tail left. The writer holds no
+        // transaction here, so only readers on old snapshots can delay the restart; it waits for them
+        // briefly, else tries again after the next commit.
+        if page_bytes(pages) < checkpointer::RESTART_BYTES || self.checkpointer.is_busy() {
+            return;
+        }
+        if page_bytes(pages - self.passive_at_pages) > RESTART_TAIL_BYTES {
+            self.passive_at_pages = pages;
+            self.checkpointer.request(Request::Passive);
+        } else {
+            let restarted = self.conn.busy_timeout(RESTART_WAIT).and_then(|()| {
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+                        row.get::<_, i64>(0)
+                    })
+            });
+            let restored = self.conn.busy_timeout(BUSY_TIMEOUT);
+            if let Err(error) = restarted.and(restored) {
+                tracing::warn!(%error, "restarting the write-ahead log failed");
+            }
         }
     }
 
@@ -338,7 +422,9 @@ impl Writer {
         };
         let (target, cursor) = (compaction.target, compaction.cursor);
         let step = (|| -> rusqlite::Result<(Revision, usize, bool)> {
-            let txn = self.conn.transaction()?;
+            let txn = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let window_end: Option<Revision> = txn
                 .prepare_cached(
                     "SELECT revision FROM kv WHERE revision > ?1 AND revision < ?2 \
@@ -423,20 +509,18 @@ impl Writer {
     }
 }
 
-impl Command {
-    /// About how many bytes the command adds to the log.
-    fn size(&self) -> u64 {
-        match self {
-            Command::Create { key, value, .. } | Command::Update { key, value, .. } => {
-                (key.len() + value.len()) as u64 + ROW_OVERHEAD_BYTES
+impl Pending {
+    /// A write the batch never got to, to be failed with it.
+    fn unapplied(command: Command) -> Option<Pending> {
+        match command {
+            Command::Create { reply, .. } | Command::Update { reply, .. } => {
+                Some(Pending::Revision(reply, Err(Error::Closed)))
             }
-            Command::Delete { key, .. } => key.len() as u64 + ROW_OVERHEAD_BYTES,
-            Command::Compact { .. } => 0,
+            Command::Delete { reply, .. } => Some(Pending::Deleted(reply, Err(Error::Closed))),
+            Command::Compact { .. } => None,
         }
     }
-}
 
-impl Pending {
     fn answer(self) {
         match self {
             Pending::Revision(reply, result) => {
