@@ -20,19 +20,21 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusqlite::hooks::Wal;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
+use self::compaction::Compaction;
+use self::ops::{create, delete, update};
 use super::checkpointer::{self, Checkpointer, Request};
-use super::events;
 use super::schema::database_error;
 use super::shared::{Batch, Shared};
-use crate::{Deleted, Error, Event, KeyValue, Result, Revision};
+use crate::{Deleted, Error, Event, Result, Revision};
+
+mod compaction;
+mod ops;
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// History rows examined per compaction chunk.
-const COMPACTION_CHUNK: i64 = 2000;
 /// Quiet time after the last write before the write-ahead log is checkpointed and truncated.
 const IDLE_CHECKPOINT_DELAY: Duration = Duration::from_millis(500);
 /// How long a log restart waits for readers on old snapshots.
@@ -81,17 +83,6 @@ pub enum Command {
         revision: Revision,
         reply: oneshot::Sender<Result<()>>,
     },
-}
-
-/// A compaction under way.
-struct Compaction {
-    /// Rows superseded before this revision (and tombstones before it) are removed.
-    target: Revision,
-    /// History up to this revision has been examined.
-    cursor: Revision,
-    removed: u64,
-    started: Instant,
-    replies: Vec<oneshot::Sender<Result<()>>>,
 }
 
 /// A caller waiting for the outcome of its write.
@@ -186,11 +177,7 @@ impl Writer {
                 self.compact_step();
             }
         }
-        if let Some(compaction) = self.compaction.take() {
-            for reply in compaction.replies {
-                let _ = reply.send(Err(Error::Closed));
-            }
-        }
+        self.abandon_compaction();
         // Dropping the checkpointer truncates the log and waits for it.
     }
 
@@ -373,140 +360,6 @@ impl Writer {
             }
         }
     }
-
-    /// Records the new compaction point durably, then schedules removal of the history before it.
-    fn start_compaction(&mut self, revision: Revision, reply: oneshot::Sender<Result<()>>) {
-        if revision > self.revision {
-            let _ = reply.send(Err(Error::FutureRevision {
-                requested: revision,
-                current: self.revision,
-            }));
-            return;
-        }
-        if revision <= self.shared.compacted.load(Ordering::SeqCst) {
-            let _ = reply.send(Ok(()));
-            return;
-        }
-        let recorded = self
-            .conn
-            .prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'compacted'")
-            .and_then(|mut statement| statement.execute([revision]));
-        if let Err(error) = recorded {
-            let _ = reply.send(Err(database_error(&self.path, error)));
-            return;
-        }
-        self.shared.compacted.store(revision, Ordering::SeqCst);
-        match &mut self.compaction {
-            Some(compaction) => {
-                // History before the old cursor may now be removable too: examine it again.
-                compaction.target = revision;
-                compaction.cursor = 0;
-                compaction.replies.push(reply);
-            }
-            None => {
-                self.compaction = Some(Compaction {
-                    target: revision,
-                    cursor: 0,
-                    removed: 0,
-                    started: Instant::now(),
-                    replies: vec![reply],
-                });
-            }
-        }
-    }
-
-    /// Removes one chunk of compacted history; finishes the compaction after the last chunk.
-    fn compact_step(&mut self) {
-        let Some(compaction) = self.compaction.as_mut() else {
-            return;
-        };
-        let (target, cursor) = (compaction.target, compaction.cursor);
-        let step = (|| -> rusqlite::Result<(Revision, usize, bool)> {
-            let txn = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let window_end: Option<Revision> = txn
-                .prepare_cached(
-                    "SELECT revision FROM kv WHERE revision > ?1 AND revision < ?2 \
-                     ORDER BY revision LIMIT 1 OFFSET ?3",
-                )?
-                .query_row((cursor, target, COMPACTION_CHUNK - 1), |row| row.get(0))
-                .optional()?;
-            let (end, last) = match window_end {
-                Some(end) => (end, false),
-                None => (target - 1, true),
-            };
-            // A row is history when a newer row of its key exists before the target, or when it is a
-            // tombstone before the target; the newest row of each key at the target stays readable.
-            let removed = txn
-                .prepare_cached(
-                    "DELETE FROM kv WHERE revision > ?1 AND revision <= ?2 AND revision < ?3 \
-                     AND (deleted = 1 OR EXISTS (SELECT 1 FROM kv b WHERE b.key = kv.key \
-                          AND b.revision > kv.revision AND b.revision < ?3))",
-                )?
-                .execute((cursor, end, target))?;
-            txn.commit()?;
-            Ok((end, removed, last))
-        })();
-        match step {
-            Ok((end, removed, last)) => {
-                compaction.cursor = end;
-                compaction.removed += removed as u64;
-                self.dirty = true;
-                if last {
-                    self.finish_compaction();
-                }
-            }
-            Err(error) => {
-                let error = database_error(&self.path, error);
-                tracing::error!(%error, revision = target, "compaction failed");
-                if let Some(compaction) = self.compaction.take() {
-                    for reply in compaction.replies {
-                        let _ = reply.send(Err(Error::backend(
-                            format!("compaction to revision {target}"),
-                            error.to_string(),
-                        )));
-                    }
-                }
-            }
-        }
-    }
-
-    fn finish_compaction(&mut self) {
-        let Some(compaction) = self.compaction.take() else {
-            return;
-        };
-        self.shared
-            .metrics
-            .compacted_entries
-            .inc_by(compaction.removed);
-        self.release_free_pages();
-        self.checkpointer.request(Request::Truncate);
-        tracing::debug!(
-            revision = compaction.target,
-            removed = compaction.removed,
-            elapsed = ?compaction.started.elapsed(),
-            "history compacted"
-        );
-        for reply in compaction.replies {
-            let _ = reply.send(Ok(()));
-        }
-    }
-
-    /// Gives free pages back to the file system once they are a quarter of the file.
-    fn release_free_pages(&self) {
-        let pages = |pragma: &str| -> i64 {
-            self.conn
-                .pragma_query_value(None, pragma, |row| row.get(0))
-                .unwrap_or(0)
-        };
-        let (free, total) = (pages("freelist_count"), pages("page_count"));
-        if free > 0 && free * 4 >= total {
-            if let Err(error) = self.conn.execute_batch("PRAGMA incremental_vacuum") {
-                tracing::warn!(%error, "incremental vacuum failed");
-            }
-        }
-    }
 }
 
 impl Pending {
@@ -543,134 +396,4 @@ impl Pending {
             }
         }
     }
-}
-
-/// The live row of `key`: its modification revision, create revision and value.
-fn current(txn: &Transaction<'_>, key: &str) -> rusqlite::Result<Option<KeyValue>> {
-    txn.prepare_cached(
-        "SELECT c.revision, k.create_revision, k.value FROM current c \
-         JOIN kv k ON k.revision = c.revision WHERE c.key = ?1",
-    )?
-    .query_row([key], |row| {
-        Ok(KeyValue {
-            key: key.to_owned(),
-            mod_revision: row.get(0)?,
-            create_revision: row.get(1)?,
-            value: Bytes::from(row.get::<_, Vec<u8>>(2)?),
-        })
-    })
-    .optional()
-}
-
-fn insert_row(
-    txn: &Transaction<'_>,
-    revision: Revision,
-    key: &str,
-    create_revision: Revision,
-    prev_revision: Revision,
-    deleted: bool,
-    value: &[u8],
-) -> rusqlite::Result<()> {
-    txn.prepare_cached(
-        "INSERT INTO kv (revision, key, create_revision, prev_revision, deleted, value) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute((
-        revision,
-        key,
-        create_revision,
-        prev_revision,
-        deleted,
-        value,
-    ))?;
-    Ok(())
-}
-
-fn create(
-    txn: &Transaction<'_>,
-    key: String,
-    value: Bytes,
-    revision: Revision,
-) -> rusqlite::Result<Result<Event>> {
-    let inserted = txn
-        .prepare_cached(
-            "INSERT INTO current (key, revision) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )?
-        .execute((&key, revision))?;
-    if inserted == 0 {
-        return Ok(Err(Error::AlreadyExists { key }));
-    }
-    insert_row(txn, revision, &key, revision, 0, false, &value)?;
-    Ok(Ok(events::put(key, value, revision, revision, None)))
-}
-
-fn update(
-    txn: &Transaction<'_>,
-    key: String,
-    value: Bytes,
-    expected: Revision,
-    revision: Revision,
-) -> rusqlite::Result<Result<Event>> {
-    let Some(prev) = current(txn, &key)? else {
-        return Ok(Err(Error::NotFound { key }));
-    };
-    if prev.mod_revision != expected {
-        return Ok(Err(Error::Conflict {
-            key,
-            expected,
-            current: Box::new(prev),
-        }));
-    }
-    insert_row(
-        txn,
-        revision,
-        &key,
-        prev.create_revision,
-        prev.mod_revision,
-        false,
-        &value,
-    )?;
-    txn.prepare_cached("UPDATE current SET revision = ?2 WHERE key = ?1")?
-        .execute((&key, revision))?;
-    let create_revision = prev.create_revision;
-    Ok(Ok(events::put(
-        key,
-        value,
-        create_revision,
-        revision,
-        Some(prev),
-    )))
-}
-
-fn delete(
-    txn: &Transaction<'_>,
-    key: String,
-    expected: Option<Revision>,
-    revision: Revision,
-) -> rusqlite::Result<Result<(Event, KeyValue)>> {
-    let Some(prev) = current(txn, &key)? else {
-        return Ok(Err(Error::NotFound { key }));
-    };
-    if let Some(expected) = expected.filter(|&expected| expected != prev.mod_revision) {
-        return Ok(Err(Error::Conflict {
-            key,
-            expected,
-            current: Box::new(prev),
-        }));
-    }
-    insert_row(
-        txn,
-        revision,
-        &key,
-        prev.create_revision,
-        prev.mod_revision,
-        true,
-        &[],
-    )?;
-    txn.prepare_cached("DELETE FROM current WHERE key = ?1")?
-        .execute([&key])?;
-    Ok(Ok((
-        events::deleted(key, revision, Some(prev.clone())),
-        prev,
-    )))
 }
