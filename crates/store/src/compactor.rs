@@ -95,3 +95,52 @@ pub(crate) async fn compact_once(store: &dyn Store, target: Revision) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::{Compactor, CompactorConfig};
+    use crate::sqlite::{SqliteConfig, SqliteStore};
+    use crate::{Error, ListRequest, Store};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn compacts_to_the_revision_of_the_previous_tick()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = Arc::new(SqliteStore::open(SqliteConfig::new(
+            dir.path().join("state.db"),
+        ))?);
+        let first = store.create("/k/a", Bytes::from("1")).await?;
+        let second = store.update("/k/a", Bytes::from("2"), first).await?;
+        let _compactor = Compactor::spawn(
+            Arc::clone(&store) as Arc<dyn Store>,
+            CompactorConfig {
+                interval: Duration::from_millis(100),
+            },
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.compacted_revision().await? < second {
+            assert!(tokio::time::Instant::now() < deadline, "never compacted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The first tick only records the revision; the second compacts to it, never past it.
+        assert_eq!(store.compacted_revision().await?, second);
+        let old = store
+            .list(&ListRequest {
+                prefix: "/k/".into(),
+                revision: first,
+                ..ListRequest::default()
+            })
+            .await;
+        assert!(matches!(old, Err(Error::Compacted { requested }) if requested == first));
+        let metrics = store.metrics();
+        assert!(metrics.compactions.get() >= 1);
+        assert_eq!(metrics.compaction_failures.get(), 0);
+        assert!(metrics.last_compaction_timestamp.get() > 0);
+        Ok(())
+    }
+}
