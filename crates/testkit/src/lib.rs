@@ -4,3 +4,4 @@
 //! up after itself: each helper owns the processes it spawned and stops only those.
 
 pub mod etcd;
+pub mod server;

@@ -1,0 +1,202 @@
+//! POST: create an object, with the fields the server owns (uid, creationTimestamp, resourceVersion),
+//! `generateName`, namespace checks and `dryRun`.
+
+use axum::response::Response;
+use kubers_core::status::Cause;
+use rand::Rng;
+use serde_json::{Value, json};
+
+use super::list::api_version;
+use super::{ResourceRequest, decode_body, json_response, names, object, store_error};
+use crate::App;
+use crate::errors::ApiError;
+
+/// Characters of generated name suffixes (upstream's: no vowels, no easily confused digits).
+const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Creates the object in the request body.
+pub async fn create(
+    app: &App,
+    request: &ResourceRequest,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let mut object = decode_body(&request.headers, body)?;
+    check_type(request, &object)?;
+    let namespace = match (&request.target.namespace, request.info.namespaced) {
+        (Some(namespace), true) => Some(namespace.clone()),
+        (None, false) => None,
+        _ => {
+            return Err(ApiError::method_not_supported(
+                request.info.group_resource(),
+                "create",
+            ));
+        }
+    };
+    let name = choose_name(request, &object)?;
+    if let Some(namespace) = &namespace {
+        match object::metadata_str(&object, "namespace") {
+            Some(given) if !given.is_empty() && given != namespace => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {}
+        }
+        ensure_namespace_exists(app, namespace).await?;
+    }
+    prepare(request, &mut object, &name, namespace.as_deref());
+    let key = kubers_core::registry::storage_key(request.info, namespace.as_deref(), Some(&name));
+    if request.query.dry_run {
+        return Ok(json_response(201, &object));
+    }
+    let named = ResourceRequest {
+        info: request.info,
+        target: super::path::Target {
+            name: Some(name),
+            ..request.target.clone()
+        },
+        query: request.query.clone(),
+        headers: request.headers.clone(),
+    };
+    let revision = app
+        .store
+        .create(&key, object::to_stored(&object))
+        .await
+        .map_err(|error| store_error(&named, error))?;
+    object::set_resource_version(&mut object, revision);
+    Ok(json_response(201, &object))
+}
+
+/// Checks the body's `apiVersion` and `kind`, when given, against the URL's resource.
+pub fn check_type(request: &ResourceRequest, object: &Value) -> Result<(), ApiError> {
+    let expected_version = api_version(request);
+    if let Some(version) = object.get("apiVersion").and_then(Value::as_str)
+        && !version.is_empty()
+        && version != expected_version
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({version}) does not match the expected API version ({expected_version})"
+        )));
+    }
+    if let Some(kind) = object.get("kind").and_then(Value::as_str)
+        && !kind.is_empty()
+        && kind != request.info.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            request.info.kind
+        )));
+    }
+    Ok(())
+}
+
+/// `metadata.name`, or `generateName` plus five random characters; validated.
+fn choose_name(request: &ResourceRequest, object: &Value) -> Result<String, ApiError> {
+    let name = match object::metadata_str(object, "name").filter(|name| !name.is_empty()) {
+        Some(name) => name.to_owned(),
+        None => {
+            match object::metadata_str(object, "generateName").filter(|prefix| !prefix.is_empty()) {
+                Some(prefix) => {
+                    let mut rng = rand::rng();
+                    let suffix: String = (0..5)
+                        .map(|_| {
+                            char::from(SUFFIX_ALPHABET[rng.random_range(0..SUFFIX_ALPHABET.len())])
+                        })
+                        .collect();
+                    format!("{prefix}{suffix}")
+                }
+                None => {
+                    return Err(ApiError::invalid(
+                        request.info.group_kind(),
+                        "",
+                        &[Cause::required(
+                            "metadata.name",
+                            "name or generateName is required",
+                        )],
+                    ));
+                }
+            }
+        }
+    };
+    let problem = if request.info.resource == "namespaces" {
+        names::check_dns_label(&name)
+    } else {
+        names::check_dns_subdomain(&name)
+    };
+    if let Some(message) = problem {
+        return Err(ApiError::invalid(
+            request.info.group_kind(),
+            &name,
+            &[Cause::invalid(
+                "metadata.name",
+                &Value::String(name.clone()),
+                &message,
+            )],
+        ));
+    }
+    Ok(name)
+}
+
+async fn ensure_namespace_exists(app: &App, namespace: &str) -> Result<(), ApiError> {
+    let key = format!("/registry/namespaces/{namespace}");
+    match app.store.get(&key).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::not_found(
+            kubers_core::registry::GroupResource {
+                group: "",
+                resource: "namespaces",
+            },
+            namespace,
+        )),
+        Err(error) => Err(ApiError::unavailable(error)),
+    }
+}
+
+/// Sets the fields the server owns on a new object.
+fn prepare(request: &ResourceRequest, object: &mut Value, name: &str, namespace: Option<&str>) {
+    let has_spec = object.get("spec").is_some();
+    if let Some(fields) = object.as_object_mut() {
+        fields.insert("apiVersion".into(), Value::String(api_version(request)));
+        fields.insert("kind".into(), Value::String(request.info.kind.to_owned()));
+    }
+    if let Some(metadata) = object::metadata_mut(object) {
+        metadata.insert("name".into(), Value::String(name.to_owned()));
+        match namespace {
+            Some(namespace) => {
+                metadata.insert("namespace".into(), Value::String(namespace.to_owned()))
+            }
+            None => metadata.remove("namespace"),
+        };
+        metadata.insert(
+            "uid".into(),
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+        metadata.insert("creationTimestamp".into(), Value::String(object::now()));
+        for owned in [
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
+            metadata.remove(owned);
+        }
+        if has_spec {
+            metadata.insert("generation".into(), json!(1));
+        }
+    }
+    if request.info.resource == "namespaces" {
+        if let Some(metadata) = object::metadata_mut(object) {
+            let labels = metadata.entry("labels").or_insert_with(|| json!({}));
+            if let Some(labels) = labels.as_object_mut() {
+                labels.insert(
+                    "kubernetes.io/metadata.name".into(),
+                    Value::String(name.to_owned()),
+                );
+            }
+        }
+        if let Some(fields) = object.as_object_mut() {
+            fields.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
+            fields.insert("status".into(), json!({"phase": "Active"}));
+        }
+    }
+}

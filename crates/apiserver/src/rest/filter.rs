@@ -1,0 +1,186 @@
+//! Label and field selectors as lists and watches apply them: equality (`=`, `==`), inequality (`!=`),
+//! existence (`key`, `!key`) and set terms (`in`, `notin`) for labels; `metadata.name` and
+//! `metadata.namespace` (and any other field by its dotted path) for fields.
+
+use serde_json::Value;
+
+use super::query::Query;
+use crate::errors::ApiError;
+
+/// One selector term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Term {
+    Equals(String, String),
+    NotEquals(String, String),
+    Exists(String),
+    NotExists(String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+}
+
+/// The label and field selectors of a request.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    labels: Vec<Term>,
+    fields: Vec<Term>,
+}
+
+impl Filter {
+    /// Parses the request's selectors; malformed ones are a 400.
+    pub fn new(query: &Query) -> Result<Filter, ApiError> {
+        Ok(Filter {
+            labels: parse(query.label_selector.as_deref().unwrap_or(""), true)?,
+            fields: parse(query.field_selector.as_deref().unwrap_or(""), false)?,
+        })
+    }
+
+    /// Whether `object` is selected.
+    pub fn matches(&self, object: &Value) -> bool {
+        let labels = object
+            .get("metadata")
+            .and_then(|metadata| metadata.get("labels"));
+        let label = |key: &str| {
+            labels
+                .and_then(|labels| labels.get(key))
+                .and_then(Value::as_str)
+        };
+        let field = |path: &str| {
+            path.split('.')
+                .try_fold(object, |value, part| value.get(part))
+                .map(|value| match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+        };
+        self.labels
+            .iter()
+            .all(|term| holds(term, |key| label(key).map(str::to_owned)))
+            && self.fields.iter().all(|term| holds(term, field))
+    }
+}
+
+fn holds(term: &Term, lookup: impl Fn(&str) -> Option<String>) -> bool {
+    match term {
+        Term::Equals(key, value) => lookup(key).as_deref() == Some(value.as_str()),
+        Term::NotEquals(key, value) => lookup(key).as_deref() != Some(value.as_str()),
+        Term::Exists(key) => lookup(key).is_some(),
+        Term::NotExists(key) => lookup(key).is_none(),
+        Term::In(key, values) => lookup(key).is_some_and(|found| values.contains(&found)),
+        Term::NotIn(key, values) => lookup(key).is_none_or(|found| !values.contains(&found)),
+    }
+}
+
+fn parse(selector: &str, labels: bool) -> Result<Vec<Term>, ApiError> {
+    let mut terms = Vec::new();
+    for raw in split_terms(selector) {
+        let term = raw.trim();
+        if term.is_empty() {
+            continue;
+        }
+        let invalid = || {
+            let what = if labels { "label" } else { "field" };
+            ApiError::bad_request(format!(
+                "unable to parse requirement: invalid {what} selector {term:?}"
+            ))
+        };
+        let parsed = if let Some((key, value)) = term.split_once("!=") {
+            Term::NotEquals(key.trim().to_owned(), value.trim().to_owned())
+        } else if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            Term::Equals(key.trim().to_owned(), value.trim().to_owned())
+        } else if let Some((key, values)) = set_term(term, " notin ") {
+            Term::NotIn(key, values.ok_or_else(invalid)?)
+        } else if let Some((key, values)) = set_term(term, " in ") {
+            Term::In(key, values.ok_or_else(invalid)?)
+        } else if let Some(key) = term.strip_prefix('!') {
+            Term::NotExists(key.trim().to_owned())
+        } else if labels {
+            Term::Exists(term.to_owned())
+        } else {
+            return Err(invalid());
+        };
+        terms.push(parsed);
+    }
+    Ok(terms)
+}
+
+/// `key in (a,b)` as the key and its values (`None` when the parenthesis is malformed).
+fn set_term(term: &str, operator: &str) -> Option<(String, Option<Vec<String>>)> {
+    let (key, rest) = term.split_once(operator)?;
+    let values = rest
+        .trim()
+        .strip_prefix('(')
+        .and_then(|rest| rest.strip_suffix(')'))
+        .map(|inner| {
+            inner
+                .split(',')
+                .map(|value| value.trim().to_owned())
+                .collect()
+        });
+    Some((key.trim().to_owned(), values))
+}
+
+/// Splits on commas outside parentheses.
+fn split_terms(selector: &str) -> Vec<&str> {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (index, character) in selector.char_indices() {
+        match character {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                terms.push(&selector[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&selector[start..]);
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn filter(labels: &str, fields: &str) -> Filter {
+        Filter::new(&Query {
+            label_selector: Some(labels.to_owned()),
+            field_selector: Some(fields.to_owned()),
+            ..Query::default()
+        })
+        .expect("valid selectors")
+    }
+
+    #[test]
+    fn selectors() {
+        let pod = json!({"metadata": {"name": "web-1", "namespace": "default", "labels": {"app": "web", "tier": "front"}},
+                         "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
+        for (labels, fields, expected) in [
+            ("", "", true),
+            ("app=web", "", true),
+            ("app==web,tier", "", true),
+            ("app!=web", "", false),
+            ("!missing", "", true),
+            ("tier in (front, back)", "", true),
+            ("tier notin (front)", "", false),
+            ("", "metadata.name=web-1", true),
+            ("", "metadata.namespace=default,metadata.name=web-1", true),
+            ("", "spec.nodeName=n2", false),
+            ("", "status.phase!=Pending", true),
+        ] {
+            assert_eq!(
+                filter(labels, fields).matches(&pod),
+                expected,
+                "{labels} / {fields}"
+            );
+        }
+        assert!(
+            Filter::new(&Query {
+                field_selector: Some("bare".into()),
+                ..Query::default()
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! LIST of a collection: one consistent page at a revision, with `limit` and `continue` like upstream.
+
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use kubers_store::{ListRequest, Revision};
+use serde_json::{Value, json};
+
+use super::filter::Filter;
+use super::{ResourceRequest, json_response, object, store_error, tables};
+use crate::App;
+use crate::errors::ApiError;
+
+/// Lists the collection the request names.
+pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
+    let filter = Filter::new(&request.query)?;
+    let (mut items, revision, continue_token) = read_page(app, request).await?;
+    items.retain(|item| filter.matches(item));
+    if request.wants_table() {
+        return Ok(json_response(
+            200,
+            &tables::table(request.info, &items, &revision.to_string()),
+        ));
+    }
+    let mut metadata = json!({"resourceVersion": revision.to_string()});
+    if let Some(token) = continue_token {
+        metadata["continue"] = Value::String(token);
+    }
+    let list = json!({
+        "kind": format!("{}List", request.info.kind),
+        "apiVersion": api_version(request),
+        "metadata": metadata,
+        "items": items,
+    });
+    Ok(json_response(200, &list))
+}
+
+/// `v1` or `<group>/<version>`.
+pub fn api_version(request: &ResourceRequest) -> String {
+    if request.info.group.is_empty() {
+        request.info.version.to_owned()
+    } else {
+        format!("{}/{}", request.info.group, request.info.version)
+    }
+}
+
+/// Reads one page: its objects (each with `apiVersion` and `kind`), its revision and the token of the
+/// next page.
+pub async fn read_page(
+    app: &App,
+    request: &ResourceRequest,
+) -> Result<(Vec<Value>, Revision, Option<String>), ApiError> {
+    let prefix = request.key();
+    let (after, revision) = match &request.query.continue_token {
+        Some(token) => {
+            let (after, revision) = decode_continue(token)?;
+            (Some(format!("{prefix}{after}")), revision)
+        }
+        None => (None, 0),
+    };
+    let page = app
+        .store
+        .list(&ListRequest {
+            prefix: prefix.clone(),
+            after,
+            revision,
+            limit: request.query.limit,
+        })
+        .await
+        .map_err(|error| match error {
+            kubers_store::Error::Compacted { .. } if request.query.continue_token.is_some() => {
+                ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. \
+                     You can start a new list without the continue parameter, or use the continue token \
+                     in this response to retrieve the remainder of the results. Continuing with the \
+                     provided token results in an inconsistent list - objects that were created, \
+                     modified, or deleted between the time the first chunk was returned and now may \
+                     show up in the list.",
+                )
+            }
+            other => store_error(request, other),
+        })?;
+    let continue_token = match page.items.last() {
+        Some(last) if page.more() => Some(encode_continue(
+            last.key.strip_prefix(&prefix).unwrap_or(&last.key),
+            page.revision,
+        )),
+        _ => None,
+    };
+    let api_version = api_version(request);
+    let mut items = Vec::with_capacity(page.items.len());
+    for kv in &page.items {
+        let mut item = object::from_stored(kv).map_err(ApiError::internal)?;
+        if let Some(fields) = item.as_object_mut() {
+            fields.insert("apiVersion".into(), Value::String(api_version.clone()));
+            fields.insert("kind".into(), Value::String(request.info.kind.to_owned()));
+        }
+        items.push(item);
+    }
+    Ok((items, page.revision, continue_token))
+}
+
+/// Upstream's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key after prefix>"}`,
+/// where the next page starts after `start`.
+fn encode_continue(last: &str, revision: Revision) -> String {
+    STANDARD.encode(
+        json!({"v": "meta.k8s.io/v1", "rv": revision, "start": format!("{last}\u{0}")}).to_string(),
+    )
+}
+
+fn decode_continue(token: &str) -> Result<(String, Revision), ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let bytes = STANDARD.decode(token).map_err(|_| invalid())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let revision = value
+        .get("rv")
+        .and_then(Value::as_i64)
+        .filter(|rv| *rv > 0)
+        .ok_or_else(invalid)?;
+    let start = value
+        .get("start")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid)?;
+    let last = start.strip_suffix('\u{0}').unwrap_or(start);
+    if last.is_empty() || last.contains('/') && last.starts_with('/') {
+        return Err(invalid());
+    }
+    Ok((last.to_owned(), revision))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let token = encode_continue("default/web-7", 42);
+        assert_eq!(
+            decode_continue(&token).expect("valid"),
+            ("default/web-7".to_owned(), 42)
+        );
+        assert!(decode_continue("garbage").is_err());
+    }
+}

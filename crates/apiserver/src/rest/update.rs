@@ -1,0 +1,160 @@
+//! PUT: replace an object (or its status) with optimistic concurrency on `metadata.resourceVersion`.
+
+use axum::response::Response;
+use kubers_store::Revision;
+use serde_json::{Value, json};
+
+use super::create::check_type;
+use super::{ResourceRequest, decode_body, json_response, object, store_error};
+use crate::App;
+use crate::errors::ApiError;
+
+/// Fields of metadata only the server sets; an update keeps the stored values.
+const SERVER_OWNED_METADATA: [&str; 4] = [
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "generation",
+];
+
+/// The stored object an update or patch starts from.
+pub struct Current {
+    /// The object, with its resourceVersion.
+    pub object: Value,
+    /// Its modification revision: the compare-and-swap guard of the write.
+    pub revision: Revision,
+}
+
+/// Reads the named object.
+pub async fn read_current(app: &App, request: &ResourceRequest) -> Result<Current, ApiError> {
+    let name = request.target.name.as_deref().unwrap_or("");
+    let kv = app
+        .store
+        .get(&request.key())
+        .await
+        .map_err(|error| store_error(request, error))?
+        .ok_or_else(|| ApiError::not_found(request.info.group_resource(), name))?;
+    Ok(Current {
+        object: object::from_stored(&kv).map_err(ApiError::internal)?,
+        revision: kv.mod_revision,
+    })
+}
+
+/// Replaces the named object with the request body.
+pub async fn update(
+    app: &App,
+    request: &ResourceRequest,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let name = request.target.name.as_deref().unwrap_or("");
+    let incoming = decode_body(&request.headers, body)?;
+    check_type(request, &incoming)?;
+    match object::metadata_str(&incoming, "name") {
+        Some(given) if given != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given}) does not match the name on the URL ({name})"
+            )));
+        }
+        _ => {}
+    }
+    let current = read_current(app, request).await?;
+    store_update(app, request, current, incoming).await
+}
+
+/// Stores `incoming` over `current`: a `resourceVersion` in it is a precondition (without one the write
+/// is unconditional); the status subresource changes only the status, the main resource keeps a stored
+/// status where the type has a status subresource; server-owned metadata is kept and `generation` moves
+/// when the spec changes.
+pub async fn store_update(
+    app: &App,
+    request: &ResourceRequest,
+    current: Current,
+    mut incoming: Value,
+) -> Result<Response, ApiError> {
+    let name = request.target.name.as_deref().unwrap_or("");
+    if let Some(expected) =
+        object::metadata_str(&incoming, "resourceVersion").filter(|rv| !rv.is_empty())
+        && expected != current.revision.to_string()
+    {
+        return Err(ApiError::conflict(request.info.group_resource(), name));
+    }
+    let current_object = current.object;
+    let has_status = request
+        .info
+        .subresources
+        .iter()
+        .any(|sub| sub.name == "status");
+    let mut updated = match (request.target.subresource.as_deref(), has_status) {
+        (Some("status"), _) => {
+            let mut updated = current_object.clone();
+            if let Some(fields) = updated.as_object_mut() {
+                fields.insert(
+                    "status".into(),
+                    incoming.get("status").cloned().unwrap_or(json!({})),
+                );
+            }
+            updated
+        }
+        (None, true) => {
+            if let Some(fields) = incoming.as_object_mut() {
+                match current_object.get("status") {
+                    Some(status) => fields.insert("status".into(), status.clone()),
+                    None => fields.remove("status"),
+                };
+            }
+            incoming
+        }
+        _ => incoming,
+    };
+    keep_server_fields(request, &current_object, &mut updated);
+    if updated.get("spec") != current_object.get("spec")
+        && let Some(metadata) = object::metadata_mut(&mut updated)
+    {
+        let generation = current_object
+            .get("metadata")
+            .and_then(|metadata| metadata.get("generation"))
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        metadata.insert("generation".into(), json!(generation + 1));
+    }
+    if request.query.dry_run {
+        return Ok(json_response(200, &updated));
+    }
+    let revision = app
+        .store
+        .update(
+            &request.key(),
+            object::to_stored(&updated),
+            current.revision,
+        )
+        .await
+        .map_err(|error| store_error(request, error))?;
+    object::set_resource_version(&mut updated, revision);
+    Ok(json_response(200, &updated))
+}
+
+fn keep_server_fields(request: &ResourceRequest, current: &Value, updated: &mut Value) {
+    if let Some(fields) = updated.as_object_mut() {
+        fields.insert(
+            "apiVersion".into(),
+            Value::String(super::list::api_version(request)),
+        );
+        fields.insert("kind".into(), Value::String(request.info.kind.to_owned()));
+    }
+    let Some(stored) = current.get("metadata").and_then(Value::as_object) else {
+        return;
+    };
+    if let Some(metadata) = object::metadata_mut(updated) {
+        for field in SERVER_OWNED_METADATA {
+            match stored.get(field) {
+                Some(value) => metadata.insert(field.to_owned(), value.clone()),
+                None => metadata.remove(field),
+            };
+        }
+        for field in ["name", "namespace"] {
+            if let Some(value) = stored.get(field) {
+                metadata.insert(field.to_owned(), value.clone());
+            }
+        }
+    }
+}

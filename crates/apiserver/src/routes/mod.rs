@@ -1,0 +1,59 @@
+//! The router: health, version and discovery endpoints by path, every other API URL to the generic
+//! REST store, all behind authentication.
+
+mod discovery;
+mod health;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::App;
+use crate::auth::{self, ConnectionIdentity};
+use crate::errors::ApiError;
+use crate::rest;
+
+/// The whole HTTP surface of the API server.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/version", get(health::version))
+        .route("/healthz", get(health::ok))
+        .route("/livez", get(health::ok))
+        .route("/readyz", get(health::ok))
+        .route("/healthz/{check}", get(health::ok))
+        .route("/livez/{check}", get(health::ok))
+        .route("/readyz/{check}", get(health::ok))
+        .route("/api", get(discovery::core_versions))
+        .route("/api/v1", get(discovery::core_resources))
+        .route("/apis", get(discovery::groups))
+        .route("/apis/{group}", get(discovery::group))
+        .route("/apis/{group}/{version}", get(discovery::group_resources))
+        .fallback(rest::handle)
+        .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .with_state(app)
+}
+
+/// Rejects unauthenticated requests with 401, except to the public health and version paths.
+async fn authenticate(State(app): State<App>, request: Request, next: Next) -> Response {
+    if auth::is_public(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let connection = request
+        .extensions()
+        .get::<ConnectionIdentity>()
+        .cloned()
+        .unwrap_or_default();
+    match app
+        .authenticator
+        .authenticate(&connection, request.headers())
+    {
+        Some(user) => {
+            let mut request = request;
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
+        None => ApiError::unauthorized().into_response(),
+    }
+}

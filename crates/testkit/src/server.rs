@@ -1,0 +1,147 @@
+//! A private `kubers server` for end-to-end tests: its own data directory and port on 127.0.0.1, the
+//! control plane only, stopped (by its own PID) when dropped; and the real kubectl pointed at it.
+
+use std::io;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// Where the Google Cloud CLI keeps its versioned kubectl binaries.
+const GCLOUD_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+/// Environment variable naming a kubectl to use instead.
+pub const KUBECTL_ENV: &str = "KUBERS_KUBECTL";
+
+/// A running `kubers server`.
+#[derive(Debug)]
+pub struct TestServer {
+    child: Child,
+    dir: TempDir,
+    port: u16,
+}
+
+impl TestServer {
+    /// Starts `binary server` and waits until `/readyz` answers through kubectl (timeout 30 s).
+    pub fn start(binary: &Path) -> io::Result<TestServer> {
+        let dir = tempfile::Builder::new()
+            .prefix("kubers-server-")
+            .tempdir()?;
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.path().join("server.log"))?;
+        let child = Command::new(binary)
+            .arg("server")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--write-kubeconfig")
+            .arg(dir.path().join("kubeconfig.yaml"))
+            .args(["--https-listen-port", &port.to_string()])
+            .args(["--bind-address", "127.0.0.1", "--disable-agent"])
+            .env("KUBERS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let mut server = TestServer { child, dir, port };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// The admin kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    /// The HTTPS port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs kubectl with this server's kubeconfig and a fresh cache directory.
+    pub fn kubectl(&self, args: &[&str]) -> io::Result<Output> {
+        self.kubectl_with(&kubectl_binary(), args, None)
+    }
+
+    /// Runs the kubectl at `binary`, optionally with `stdin` as its standard input.
+    pub fn kubectl_with(
+        &self,
+        binary: &Path,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> io::Result<Output> {
+        let home = self.dir.path().join("home");
+        std::fs::create_dir_all(&home)?;
+        let mut command = Command::new(binary);
+        command
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("HOME", &home)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn()?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            pipe.write_all(text.as_bytes())?;
+        }
+        child.wait_with_output()
+    }
+
+    fn wait_ready(&mut self) -> io::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(io::Error::other(format!(
+                    "kubers server exited with {status}: {}",
+                    self.log()
+                )));
+            }
+            if self.kubeconfig().exists()
+                && self
+                    .kubectl(&["get", "--raw", "/readyz"])
+                    .is_ok_and(|output| output.status.success())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("kubers server not ready after 30 s: {}", self.log()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The kubectl tests use: `$KUBERS_KUBECTL`, else the Google Cloud CLI's 1.33, else `kubectl`.
+pub fn kubectl_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os(KUBECTL_ENV) {
+        return PathBuf::from(path);
+    }
+    let versioned = Path::new(GCLOUD_KUBECTL_DIR).join("kubectl.1.33");
+    if versioned.exists() {
+        return versioned;
+    }
+    PathBuf::from("kubectl")
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
