@@ -139,6 +139,15 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
             .map_err(|error| {
                 ApiError::bad_request(format!("invalid YAML in the request body: {error}"))
             })?,
+        "application/vnd.kubernetes.protobuf" => {
+            kubers_core::protobuf::decode_body(body).map_err(|error| match error {
+                kubers_core::protobuf::Error::UnsupportedKind { .. }
+                | kubers_core::protobuf::Error::UnknownField { .. } => {
+                    ApiError::status(415, "UnsupportedMediaType", error.to_string())
+                }
+                other => ApiError::bad_request(other.to_string()),
+            })?
+        }
         _ => return Err(ApiError::unsupported_media_type()),
     };
     object::ensure_metadata(&mut value).map_err(ApiError::bad_request)?;

@@ -94,7 +94,7 @@ mod tests {
     ) -> Option<ApiPath> {
         Some(ApiPath::Resource(Target {
             group: group.into(),
-            version: if group.is_empty() { "v1" } else { "v1" }.into(),
+            version: "v1".into(),
             resource: resource.into(),
             namespace: namespace.map(Into::into),
             name: name.map(Into::into),
