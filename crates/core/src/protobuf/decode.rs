@@ -85,6 +85,8 @@ fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> R
                 list.push(value);
             }
         }
+        // Encoders write zero values of optional fields explicitly; JSON omits them.
+        Kind::String | Kind::Int | Kind::Time if is_empty(&field) => {}
         _ => {
             object.insert(spec.name.to_owned(), scalar(spec.kind, field)?);
         }
@@ -211,7 +213,7 @@ mod tests {
             json!({
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": "settings", "generateName": "", "namespace": "team-a", "labels": {"tier": "front"}},
+                "metadata": {"name": "settings", "namespace": "team-a", "labels": {"tier": "front"}},
                 "data": {"color": "blue"},
                 "binaryData": {"bin": "AAEC"},
             })

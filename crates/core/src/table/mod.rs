@@ -3,6 +3,7 @@
 //! metadata so `-A` and `--show-labels` work, and resources without their own printer get upstream's
 //! default Name / Created At table.
 
+mod config;
 mod default;
 mod duration;
 mod namespaces;
@@ -149,6 +150,8 @@ pub(crate) struct Printer {
 fn printer_for(info: &ResourceInfo) -> Printer {
     match (info.group, info.resource) {
         ("", "namespaces") => namespaces::PRINTER,
+        ("", "configmaps") => config::CONFIG_MAPS,
+        ("", "secrets") => config::SECRETS,
         _ => default::PRINTER,
     }
 }

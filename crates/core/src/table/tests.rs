@@ -61,7 +61,8 @@ fn namespaces_table() {
 
 #[test]
 fn default_table() {
-    let info = registry::find("", "v1", "configmaps").unwrap();
+    // Any resource without a printer of its own.
+    let info = registry::find("", "v1", "podtemplates").unwrap();
     let objects = [
         json!({"metadata":{"name":"cm","namespace":"default","creationTimestamp":"2025-05-01T10:00:00+02:00"}}),
         json!({"metadata":{"name":"unborn"}}),
@@ -113,4 +114,32 @@ fn include_object_options() {
     let without_object = serde_json::to_value(build_with(IncludeObject::None)).unwrap();
     assert!(without_object["rows"][0].get("object").is_none());
     assert_eq!(without_object["metadata"], json!({}));
+}
+
+#[test]
+fn config_maps_and_secrets_count_their_keys() {
+    use serde_json::json;
+
+    use crate::registry;
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let config_maps = registry::find("", "v1", "configmaps").expect("configmaps");
+    let cm = json!({"metadata": {"name": "c", "creationTimestamp": "2026-01-01T00:00:00Z"},
+                    "data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}});
+    let table = super::table(config_maps, &[cm], "5", now);
+    assert_eq!(table["rows"][0]["cells"], json!(["c", 3, "10m"]));
+    let secrets = registry::find("", "v1", "secrets").expect("secrets");
+    let secret = json!({"metadata": {"name": "s", "creationTimestamp": "2026-01-01T00:00:00Z"},
+                        "type": "Opaque", "data": {"k": "dg=="}});
+    let table = super::table(secrets, &[secret], "5", now);
+    let headers: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|column| column["name"].as_str())
+        .collect();
+    assert_eq!(headers, ["Name", "Type", "Data", "Age"]);
+    assert_eq!(table["rows"][0]["cells"], json!(["s", "Opaque", 1, "10m"]));
 }
