@@ -1,12 +1,16 @@
-//! End to end: a real `kubers server` driven by the real kubectl.
+//! End to end: a real `kubers server` driven by the real kubectl, 1.33 and 1.35.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use kubers_testkit::server::TestServer;
+use kubers_testkit::server::{TestServer, kubectl_binaries};
 
 fn server() -> TestServer {
     TestServer::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("kubers server starts")
+}
+
+fn kubectls() -> Vec<PathBuf> {
+    kubectl_binaries().expect("kubectl 1.33 and 1.35 are installed")
 }
 
 fn text(output: &Output) -> String {
@@ -18,22 +22,30 @@ fn text(output: &Output) -> String {
     )
 }
 
-fn ok(server: &TestServer, args: &[&str]) -> String {
-    let output = server.kubectl(args).expect("kubectl runs");
+fn run(server: &TestServer, kubectl: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    server
+        .kubectl_with(kubectl, args, stdin)
+        .expect("kubectl runs")
+}
+
+fn ok(server: &TestServer, kubectl: &Path, args: &[&str]) -> String {
+    let output = run(server, kubectl, args, None);
     assert!(
         output.status.success(),
-        "kubectl {args:?} failed: {}\nserver log:\n{}",
+        "{} {args:?} failed: {}\nserver log:\n{}",
+        kubectl.display(),
         text(&output),
         server.log()
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn fails(server: &TestServer, args: &[&str]) -> String {
-    let output = server.kubectl(args).expect("kubectl runs");
+fn fails(server: &TestServer, kubectl: &Path, args: &[&str]) -> String {
+    let output = run(server, kubectl, args, None);
     assert!(
         !output.status.success(),
-        "kubectl {args:?} succeeded: {}",
+        "{} {args:?} succeeded: {}",
+        kubectl.display(),
         text(&output)
     );
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -42,140 +54,189 @@ fn fails(server: &TestServer, args: &[&str]) -> String {
 #[test]
 fn version_reports_kubernetes_1_34() {
     let server = server();
-    let version = ok(&server, &["version", "-o", "json"]);
-    assert!(
-        version.contains("\"gitVersion\": \"v1.34.0+kubers\""),
-        "{version}"
-    );
+    for kubectl in kubectls() {
+        let version = ok(&server, &kubectl, &["version", "-o", "json"]);
+        assert!(
+            version.contains("\"gitVersion\": \"v1.34.0+kubers\""),
+            "{version}"
+        );
+    }
 }
 
 #[test]
 fn namespaces_start_with_the_defaults() {
     let server = server();
-    let table = ok(&server, &["get", "namespaces"]);
-    let mut lines = table.lines();
-    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
-    assert_eq!(header, ["NAME", "STATUS", "AGE"], "{table}");
-    let names: Vec<&str> = lines
-        .filter_map(|line| line.split_whitespace().next())
-        .collect();
-    assert_eq!(
-        names,
-        ["default", "kube-node-lease", "kube-public", "kube-system"],
-        "{table}"
-    );
-    assert!(table.contains("Active"), "{table}");
-    ok(&server, &["get", "ns", "kube-system"]);
+    for kubectl in kubectls() {
+        let table = ok(&server, &kubectl, &["get", "namespaces"]);
+        let mut lines = table.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+        assert_eq!(header, ["NAME", "STATUS", "AGE"], "{table}");
+        let names: Vec<&str> = lines
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            names,
+            ["default", "kube-node-lease", "kube-public", "kube-system"],
+            "{table}"
+        );
+        assert!(table.contains("Active"), "{table}");
+        ok(&server, &kubectl, &["get", "ns", "kube-system"]);
+    }
 }
 
 #[test]
 fn configmap_lifecycle() {
     let server = server();
-    assert!(ok(&server, &["create", "namespace", "team-a"]).contains("namespace/team-a created"));
-    let created = ok(
-        &server,
-        &[
-            "create",
-            "configmap",
-            "settings",
-            "-n",
-            "team-a",
-            "--from-literal=color=blue",
-        ],
-    );
-    assert!(created.contains("configmap/settings created"), "{created}");
-    let yaml = ok(
-        &server,
-        &["get", "configmap", "settings", "-n", "team-a", "-o", "yaml"],
-    );
-    assert!(yaml.contains("color: blue"), "{yaml}");
-    assert!(yaml.contains("resourceVersion:"), "{yaml}");
-    let duplicate = fails(
-        &server,
-        &[
-            "create",
-            "configmap",
-            "settings",
-            "-n",
-            "team-a",
-            "--from-literal=a=b",
-        ],
-    );
-    // `kubectl create configmap` words it as "failed to create configmap: <the server's message>".
-    assert!(
-        duplicate.contains("configmaps \"settings\" already exists"),
-        "{duplicate}"
-    );
-    let labelled = ok(
-        &server,
-        &[
-            "label",
-            "configmap",
-            "settings",
-            "-n",
-            "team-a",
-            "tier=front",
-        ],
-    );
-    assert!(labelled.contains("labeled"), "{labelled}");
-    let selected = ok(
-        &server,
-        &[
-            "get",
-            "cm",
-            "-n",
-            "team-a",
-            "-l",
-            "tier=front",
-            "-o",
-            "name",
-        ],
-    );
-    assert_eq!(selected.trim(), "configmap/settings");
-    let deleted = ok(
-        &server,
-        &["delete", "configmap", "settings", "-n", "team-a"],
-    );
-    assert!(deleted.contains("\"settings\" deleted"), "{deleted}");
-    let missing = fails(&server, &["get", "configmap", "settings", "-n", "team-a"]);
-    assert!(
-        missing.contains("Error from server (NotFound): configmaps \"settings\" not found"),
-        "{missing}"
-    );
+    for (index, kubectl) in kubectls().iter().enumerate() {
+        let namespace = format!("team-{index}");
+        let ns = namespace.as_str();
+        let created = ok(&server, kubectl, &["create", "namespace", ns]);
+        assert!(
+            created.contains(&format!("namespace/{ns} created")),
+            "{created}"
+        );
+        let created = ok(
+            &server,
+            kubectl,
+            &[
+                "create",
+                "configmap",
+                "settings",
+                "-n",
+                ns,
+                "--from-literal=color=blue",
+            ],
+        );
+        assert!(created.contains("configmap/settings created"), "{created}");
+        let table = ok(&server, kubectl, &["get", "configmaps", "-n", ns]);
+        let header: Vec<&str> = table
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        assert_eq!(header, ["NAME", "DATA", "AGE"], "{table}");
+        let yaml = ok(
+            &server,
+            kubectl,
+            &["get", "configmap", "settings", "-n", ns, "-o", "yaml"],
+        );
+        assert!(yaml.contains("color: blue"), "{yaml}");
+        assert!(yaml.contains("resourceVersion:"), "{yaml}");
+        let duplicate = fails(
+            &server,
+            kubectl,
+            &[
+                "create",
+                "configmap",
+                "settings",
+                "-n",
+                ns,
+                "--from-literal=a=b",
+            ],
+        );
+        // `kubectl create configmap` words it as "failed to create configmap: <the server's message>".
+        assert!(
+            duplicate.contains("configmaps \"settings\" already exists"),
+            "{duplicate}"
+        );
+        let labelled = ok(
+            &server,
+            kubectl,
+            &["label", "configmap", "settings", "-n", ns, "tier=front"],
+        );
+        assert!(labelled.contains("labeled"), "{labelled}");
+        let selected = ok(
+            &server,
+            kubectl,
+            &["get", "cm", "-n", ns, "-l", "tier=front", "-o", "name"],
+        );
+        assert_eq!(selected.trim(), "configmap/settings");
+        let deleted = ok(
+            &server,
+            kubectl,
+            &["delete", "configmap", "settings", "-n", ns],
+        );
+        assert!(deleted.contains("\"settings\" deleted"), "{deleted}");
+        let missing = fails(
+            &server,
+            kubectl,
+            &["get", "configmap", "settings", "-n", ns],
+        );
+        assert!(
+            missing.contains("Error from server (NotFound): configmaps \"settings\" not found"),
+            "{missing}"
+        );
+    }
 }
 
 #[test]
 fn apply_creates_then_updates() {
     let server = server();
-    let manifest = |color: &str| {
-        format!(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: default\ndata:\n  color: {color}\n"
-        )
-    };
-    let kubectl = kubers_testkit::server::kubectl_binary();
-    for (color, verb) in [("red", "created"), ("green", "configured")] {
-        let output = server
-            .kubectl_with(
-                &kubectl,
+    for (index, kubectl) in kubectls().iter().enumerate() {
+        let manifest = |color: &str| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied-{index}\n  namespace: default\n\
+                 data:\n  color: {color}\n"
+            )
+        };
+        for (color, verb) in [("red", "created"), ("green", "configured")] {
+            let output = run(
+                &server,
+                kubectl,
                 &["apply", "--validate=false", "-f", "-"],
                 Some(&manifest(color)),
-            )
-            .expect("kubectl runs");
-        assert!(
-            output.status.success(),
-            "{}\n{}",
-            text(&output),
-            server.log()
+            );
+            assert!(
+                output.status.success(),
+                "{}\n{}",
+                text(&output),
+                server.log()
+            );
+            assert!(
+                String::from_utf8_lossy(&output.stdout).contains(verb),
+                "{}",
+                text(&output)
+            );
+        }
+        let name = format!("applied-{index}");
+        let color = ok(
+            &server,
+            kubectl,
+            &["get", "cm", &name, "-o", "jsonpath={.data.color}"],
         );
-        assert!(
-            String::from_utf8_lossy(&output.stdout).contains(verb),
-            "{}",
-            text(&output)
-        );
+        assert_eq!(color, "green");
     }
-    let color = ok(
-        &server,
-        &["get", "cm", "applied", "-o", "jsonpath={.data.color}"],
+}
+
+#[test]
+fn unauthenticated_requests_are_refused() {
+    let server = server();
+    let kubectl = &kubectls()[0];
+    // The server certificate is trusted, but the token is wrong and there is no client certificate.
+    let kubeconfig = std::fs::read_to_string(server.kubeconfig()).expect("kubeconfig");
+    let ca = kubeconfig
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("certificate-authority-data:"))
+        .expect("the kubeconfig carries the CA")
+        .trim();
+    let anonymous = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{}\n    \
+         certificate-authority-data: {ca}\nusers:\n- name: u\n  user:\n    token: not-the-token\ncontexts:\n- name: x\n  context:\n    \
+         cluster: c\n    user: u\ncurrent-context: x\n",
+        server.port()
     );
-    assert_eq!(color, "green");
+    let path = server.kubeconfig().with_file_name("anonymous.yaml");
+    std::fs::write(&path, anonymous).expect("write kubeconfig");
+    let output = std::process::Command::new(kubectl)
+        .args(["get", "namespaces", "--kubeconfig"])
+        .arg(&path)
+        .output()
+        .expect("kubectl runs");
+    assert!(!output.status.success(), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Unauthorized") || stderr.contains("provide credentials"),
+        "{stderr}"
+    );
 }

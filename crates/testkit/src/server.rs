@@ -74,7 +74,14 @@ impl TestServer {
         args: &[&str],
         stdin: Option<&str>,
     ) -> io::Result<Output> {
-        let home = self.dir.path().join("home");
+        // A home (and discovery cache) per kubectl binary.
+        let home = self.dir.path().join(format!(
+            "home-{}",
+            binary
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or("kubectl")
+        ));
         std::fs::create_dir_all(&home)?;
         let mut command = Command::new(binary);
         command
@@ -130,7 +137,24 @@ impl Drop for TestServer {
     }
 }
 
-/// The kubectl tests use: `$KUBERS_KUBECTL`, else the Google Cloud CLI's 1.33, else `kubectl`.
+/// Every kubectl the end-to-end tests run: 1.33 (see [`kubectl_binary`]) and 1.35, which
+/// `scripts/install-deps` puts in the clone's `.tmp/kubectl/`.
+pub fn kubectl_binaries() -> io::Result<Vec<PathBuf>> {
+    let kubectl_135 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tmp/kubectl/kubectl-1.35");
+    if !kubectl_135.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} is missing: run scripts/install-deps",
+                kubectl_135.display()
+            ),
+        ));
+    }
+    Ok(vec![kubectl_binary(), kubectl_135])
+}
+
+/// The kubectl tests use by default: `$KUBERS_KUBECTL`, else the Google Cloud CLI's 1.33, else
+/// `kubectl`.
 pub fn kubectl_binary() -> PathBuf {
     if let Some(path) = std::env::var_os(KUBECTL_ENV) {
         return PathBuf::from(path);
