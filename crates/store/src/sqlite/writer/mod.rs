@@ -24,11 +24,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{broadcast, oneshot};
 
 use self::compaction::Compaction;
-use self::ops::{create, delete, update};
+use self::ops::Write;
 use super::checkpointer::{self, Checkpointer, Request};
 use super::schema::database_error;
 use super::shared::{Batch, Shared};
-use crate::{Deleted, Error, Event, Result, Revision};
+use crate::{Deleted, Error, Event, KeyValue, Result, Revision};
 
 mod compaction;
 mod ops;
@@ -86,9 +86,16 @@ pub enum Command {
 }
 
 /// A caller waiting for the outcome of its write.
-enum Pending {
-    Revision(oneshot::Sender<Result<Revision>>, Result<Revision>),
-    Deleted(oneshot::Sender<Result<Deleted>>, Result<Deleted>),
+struct Pending {
+    reply: Reply,
+    /// The write's revision and the value it replaced, or why it was refused.
+    outcome: Result<(Revision, Option<KeyValue>)>,
+}
+
+/// Where a write's answer goes.
+enum Reply {
+    Revision(oneshot::Sender<Result<Revision>>),
+    Deleted(oneshot::Sender<Result<Deleted>>),
 }
 
 /// The writer thread's state.
@@ -249,63 +256,27 @@ impl Writer {
             let txn = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for write in writes.by_ref() {
-                match write {
-                    Command::Create { key, value, reply } => {
-                        let outcome = match create(&txn, key, value, revision + 1) {
-                            Ok(outcome) => outcome,
-                            Err(error) => {
-                                pending.push(Pending::Revision(reply, Err(Error::Closed)));
-                                return Err(error);
-                            }
-                        };
-                        let result = outcome.map(|event| {
+            for command in writes.by_ref() {
+                let Some((write, reply)) = command.split() else {
+                    continue;
+                };
+                match ops::apply(&txn, write, revision + 1) {
+                    Ok(outcome) => {
+                        let outcome = outcome.map(|event| {
                             revision += 1;
+                            let prev = event.prev.clone();
                             events.push(event);
-                            revision
+                            (revision, prev)
                         });
-                        pending.push(Pending::Revision(reply, result));
+                        pending.push(Pending { reply, outcome });
                     }
-                    Command::Update {
-                        key,
-                        value,
-                        expected,
-                        reply,
-                    } => {
-                        let outcome = match update(&txn, key, value, expected, revision + 1) {
-                            Ok(outcome) => outcome,
-                            Err(error) => {
-                                pending.push(Pending::Revision(reply, Err(Error::Closed)));
-                                return Err(error);
-                            }
-                        };
-                        let result = outcome.map(|event| {
-                            revision += 1;
-                            events.push(event);
-                            revision
+                    Err(error) => {
+                        pending.push(Pending {
+                            reply,
+                            outcome: Err(Error::Closed),
                         });
-                        pending.push(Pending::Revision(reply, result));
+                        return Err(error);
                     }
-                    Command::Delete {
-                        key,
-                        expected,
-                        reply,
-                    } => {
-                        let outcome = match delete(&txn, key, expected, revision + 1) {
-                            Ok(outcome) => outcome,
-                            Err(error) => {
-                                pending.push(Pending::Deleted(reply, Err(Error::Closed)));
-                                return Err(error);
-                            }
-                        };
-                        let result = outcome.map(|(event, prev)| {
-                            revision += 1;
-                            events.push(event);
-                            Deleted { revision, prev }
-                        });
-                        pending.push(Pending::Deleted(reply, result));
-                    }
-                    Command::Compact { .. } => {}
                 }
             }
             if revision > self.revision {
@@ -362,37 +333,69 @@ impl Writer {
     }
 }
 
-impl Pending {
-    /// A write the batch never got to, to be failed with it.
-    fn unapplied(command: Command) -> Option<Pending> {
-        match command {
-            Command::Create { reply, .. } | Command::Update { reply, .. } => {
-                Some(Pending::Revision(reply, Err(Error::Closed)))
+impl Command {
+    /// The write and where its answer goes; `None` for a compaction.
+    fn split(self) -> Option<(Write, Reply)> {
+        match self {
+            Command::Create { key, value, reply } => {
+                Some((Write::Create { key, value }, Reply::Revision(reply)))
             }
-            Command::Delete { reply, .. } => Some(Pending::Deleted(reply, Err(Error::Closed))),
+            Command::Update {
+                key,
+                value,
+                expected,
+                reply,
+            } => Some((
+                Write::Update {
+                    key,
+                    value,
+                    expected,
+                },
+                Reply::Revision(reply),
+            )),
+            Command::Delete {
+                key,
+                expected,
+                reply,
+            } => Some((Write::Delete { key, expected }, Reply::Deleted(reply))),
             Command::Compact { .. } => None,
         }
     }
+}
+
+impl Pending {
+    /// A write the batch never got to, to be failed with it.
+    fn unapplied(command: Command) -> Option<Pending> {
+        let (_, reply) = command.split()?;
+        Some(Pending {
+            reply,
+            outcome: Err(Error::Closed),
+        })
+    }
 
     fn answer(self) {
-        match self {
-            Pending::Revision(reply, result) => {
-                let _ = reply.send(result);
-            }
-            Pending::Deleted(reply, result) => {
-                let _ = reply.send(result);
-            }
-        }
+        self.reply.send(self.outcome);
     }
 
     fn fail(self, error: &Error) {
-        let error = || Error::backend("commit failed", error.to_string());
+        self.reply
+            .send(Err(Error::backend("commit failed", error.to_string())));
+    }
+}
+
+impl Reply {
+    /// Answers the caller: the new revision, or for a delete the revision and the removed value.
+    fn send(self, outcome: Result<(Revision, Option<KeyValue>)>) {
         match self {
-            Pending::Revision(reply, _) => {
-                let _ = reply.send(Err(error()));
+            Reply::Revision(reply) => {
+                let _ = reply.send(outcome.map(|(revision, _)| revision));
             }
-            Pending::Deleted(reply, _) => {
-                let _ = reply.send(Err(error()));
+            Reply::Deleted(reply) => {
+                let deleted = outcome.and_then(|(revision, prev)| {
+                    prev.map(|prev| Deleted { revision, prev })
+                        .ok_or(Error::Closed)
+                });
+                let _ = reply.send(deleted);
             }
         }
     }

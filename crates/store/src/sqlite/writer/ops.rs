@@ -48,7 +48,41 @@ fn insert_row(
     Ok(())
 }
 
-pub(super) fn create(
+/// One write of a batch.
+pub(super) enum Write {
+    /// Create a key that must not exist.
+    Create { key: String, value: Bytes },
+    /// Replace a value at the expected modification revision.
+    Update {
+        key: String,
+        value: Bytes,
+        expected: Revision,
+    },
+    /// Delete a key, at the expected modification revision if given.
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+    },
+}
+
+/// Applies `write` as revision `revision`: the event it causes, or why it was refused.
+pub(super) fn apply(
+    txn: &Transaction<'_>,
+    write: Write,
+    revision: Revision,
+) -> rusqlite::Result<Result<Event>> {
+    match write {
+        Write::Create { key, value } => create(txn, key, value, revision),
+        Write::Update {
+            key,
+            value,
+            expected,
+        } => update(txn, key, value, expected, revision),
+        Write::Delete { key, expected } => delete(txn, key, expected, revision),
+    }
+}
+
+fn create(
     txn: &Transaction<'_>,
     key: String,
     value: Bytes,
@@ -66,23 +100,38 @@ pub(super) fn create(
     Ok(Ok(events::put(key, value, revision, revision, None)))
 }
 
-pub(super) fn update(
+/// The live value of `key` if its modification revision is `expected` (or any, for `None`); else why not.
+fn guarded(
+    txn: &Transaction<'_>,
+    key: &str,
+    expected: Option<Revision>,
+) -> rusqlite::Result<Result<KeyValue>> {
+    let Some(prev) = current(txn, key)? else {
+        return Ok(Err(Error::NotFound {
+            key: key.to_owned(),
+        }));
+    };
+    match expected {
+        Some(expected) if expected != prev.mod_revision => Ok(Err(Error::Conflict {
+            key: key.to_owned(),
+            expected,
+            current: Box::new(prev),
+        })),
+        _ => Ok(Ok(prev)),
+    }
+}
+
+fn update(
     txn: &Transaction<'_>,
     key: String,
     value: Bytes,
     expected: Revision,
     revision: Revision,
 ) -> rusqlite::Result<Result<Event>> {
-    let Some(prev) = current(txn, &key)? else {
-        return Ok(Err(Error::NotFound { key }));
+    let prev = match guarded(txn, &key, Some(expected))? {
+        Ok(prev) => prev,
+        Err(refused) => return Ok(Err(refused)),
     };
-    if prev.mod_revision != expected {
-        return Ok(Err(Error::Conflict {
-            key,
-            expected,
-            current: Box::new(prev),
-        }));
-    }
     insert_row(
         txn,
         revision,
@@ -104,22 +153,16 @@ pub(super) fn update(
     )))
 }
 
-pub(super) fn delete(
+fn delete(
     txn: &Transaction<'_>,
     key: String,
     expected: Option<Revision>,
     revision: Revision,
-) -> rusqlite::Result<Result<(Event, KeyValue)>> {
-    let Some(prev) = current(txn, &key)? else {
-        return Ok(Err(Error::NotFound { key }));
+) -> rusqlite::Result<Result<Event>> {
+    let prev = match guarded(txn, &key, expected)? {
+        Ok(prev) => prev,
+        Err(refused) => return Ok(Err(refused)),
     };
-    if let Some(expected) = expected.filter(|&expected| expected != prev.mod_revision) {
-        return Ok(Err(Error::Conflict {
-            key,
-            expected,
-            current: Box::new(prev),
-        }));
-    }
     insert_row(
         txn,
         revision,
@@ -131,8 +174,5 @@ pub(super) fn delete(
     )?;
     txn.prepare_cached("DELETE FROM current WHERE key = ?1")?
         .execute([&key])?;
-    Ok(Ok((
-        events::deleted(key, revision, Some(prev.clone())),
-        prev,
-    )))
+    Ok(Ok(events::deleted(key, revision, Some(prev))))
 }
