@@ -5,12 +5,14 @@
 //! - `auth`: who sent a request (client certificate or bearer token).
 //! - `routes`: health, version and discovery endpoints.
 //! - `rest`: the generic REST store behind every resource URL.
+//! - `metrics`: `/metrics` (requests, stored objects, the store's own metrics).
 //! - `bootstrap`: objects every cluster starts with (the default namespaces).
 
 mod auth;
 mod bootstrap;
 mod config;
 mod errors;
+mod metrics;
 pub mod pki;
 mod rest;
 mod routes;
@@ -36,6 +38,8 @@ pub struct App {
     pub authenticator: Authenticator,
     /// The address clients reach this server at (for `/api`'s `serverAddressByClientCIDRs`).
     pub advertise_address: String,
+    /// Request and store metrics for `/metrics`.
+    pub metrics: metrics::SharedMetrics,
 }
 
 /// A failure to start the server.
@@ -80,6 +84,7 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
         store: Arc::clone(&storage.store),
         authenticator: Authenticator::new(pki.token()),
         advertise_address: format!("{advertise}:{}", config.port),
+        metrics: Arc::new(metrics::Metrics::new(storage.store.as_ref())),
     };
     let address = SocketAddr::new(config.bind_address, config.port);
     let listener = tokio::net::TcpListener::bind(address)

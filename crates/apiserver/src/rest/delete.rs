@@ -49,3 +49,46 @@ pub async fn delete(
     object::set_resource_version(&mut object, deleted.revision);
     Ok(json_response(200, &object))
 }
+
+/// Deletes every object of the collection that the selectors pick, and returns them as a list.
+pub async fn delete_collection(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
+    let filter = super::filter::Filter::new(&request.query)?;
+    let unpaged = ResourceRequest {
+        info: request.info,
+        target: request.target.clone(),
+        query: super::query::Query {
+            limit: 0,
+            continue_token: None,
+            ..request.query.clone()
+        },
+        headers: request.headers.clone(),
+    };
+    let (items, revision, _) = super::list::read_page(app, &unpaged).await?;
+    let mut deleted = Vec::new();
+    for item in items.into_iter().filter(|item| filter.matches(item)) {
+        let (Some(name), namespace) = (
+            object::metadata_str(&item, "name"),
+            object::metadata_str(&item, "namespace"),
+        ) else {
+            continue;
+        };
+        if request.query.dry_run {
+            deleted.push(item);
+            continue;
+        }
+        let key = kubers_core::registry::storage_key(request.info, namespace, Some(name));
+        match app.store.delete(&key, None).await {
+            Ok(_) => deleted.push(item),
+            // Deleted meanwhile by someone else: nothing left to do.
+            Err(kubers_store::Error::NotFound { .. }) => {}
+            Err(error) => return Err(store_error(request, error)),
+        }
+    }
+    let list = serde_json::json!({
+        "kind": format!("{}List", request.info.kind),
+        "apiVersion": super::list::api_version(request),
+        "metadata": {"resourceVersion": revision.to_string()},
+        "items": deleted,
+    });
+    Ok(json_response(200, &list))
+}

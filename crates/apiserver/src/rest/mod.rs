@@ -103,6 +103,11 @@ async fn dispatch(
         (&Method::PUT, true, None | Some("status")) => update::update(app, &request, &body).await,
         (&Method::PATCH, true, None | Some("status")) => patch::patch(app, &request, &body).await,
         (&Method::DELETE, true, None) => delete::delete(app, &request, &body).await,
+        (&Method::DELETE, false, None)
+            if request.target.namespace.is_some() || !request.info.namespaced =>
+        {
+            delete::delete_collection(app, &request).await
+        }
         _ => Err(ApiError::method_not_supported(
             request.info.group_resource(),
             &verb_name(method, request.target.name.is_some()),

@@ -13,6 +13,7 @@ use axum::routing::get;
 use crate::App;
 use crate::auth::{self, ConnectionIdentity};
 use crate::errors::ApiError;
+use crate::metrics;
 use crate::rest;
 
 /// The whole HTTP surface of the API server.
@@ -30,8 +31,10 @@ pub fn router(app: App) -> Router {
         .route("/apis", get(discovery::groups))
         .route("/apis/{group}", get(discovery::group))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
+        .route("/metrics", get(metrics::scrape))
         .fallback(rest::handle)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(app.clone(), metrics::record))
         .with_state(app)
 }
 
