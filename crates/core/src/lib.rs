@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod media;
+pub mod openapi;
 pub mod protobuf;
 pub mod registry;
 pub mod status;

@@ -184,7 +184,7 @@ fn apply_creates_then_updates() {
             let output = run(
                 &server,
                 kubectl,
-                &["apply", "--validate=false", "-f", "-"],
+                &["apply", "-f", "-"],
                 Some(&manifest(color)),
             );
             assert!(

@@ -1,8 +1,9 @@
-//! The router: health, version and discovery endpoints by path, every other API URL to the generic
+//! The router: health, version, discovery, OpenAPI and metrics endpoints by path, every other API URL to the generic
 //! REST store, all behind authentication.
 
 mod discovery;
 mod health;
+mod openapi;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -32,6 +33,8 @@ pub fn router(app: App) -> Router {
         .route("/apis/{group}", get(discovery::group))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
         .route("/metrics", get(metrics::scrape))
+        .route("/openapi/v3", get(openapi::index))
+        .route("/openapi/v3/{*path}", get(openapi::document))
         .fallback(rest::handle)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
         .layer(middleware::from_fn_with_state(app.clone(), metrics::record))
