@@ -7,6 +7,7 @@ mod config;
 mod default;
 mod duration;
 mod namespaces;
+mod workloads;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -152,6 +153,10 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("", "namespaces") => namespaces::PRINTER,
         ("", "configmaps") => config::CONFIG_MAPS,
         ("", "secrets") => config::SECRETS,
+        ("", "pods") => workloads::PODS,
+        ("", "nodes") => workloads::NODES,
+        ("", "services") => workloads::SERVICES,
+        ("apps", "deployments") => workloads::DEPLOYMENTS,
         _ => default::PRINTER,
     }
 }

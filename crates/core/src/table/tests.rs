@@ -143,3 +143,94 @@ fn config_maps_and_secrets_count_their_keys() {
     assert_eq!(headers, ["Name", "Type", "Data", "Age"]);
     assert_eq!(table["rows"][0]["cells"], json!(["s", "Opaque", 1, "10m"]));
 }
+
+#[test]
+fn pods_nodes_and_services_have_upstream_columns() {
+    use serde_json::json;
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let created = "2026-01-01T00:00:00Z";
+    let check =
+        |resource: &str, group: &str, object: serde_json::Value, expected: serde_json::Value| {
+            let info = registry::find(group, "v1", resource).expect("resource");
+            let table = super::table(info, &[object], "1", now);
+            assert_eq!(table["rows"][0]["cells"], expected, "{resource}");
+        };
+    check(
+        "pods",
+        "",
+        json!({"metadata": {"name": "web", "creationTimestamp": created},
+               "spec": {"nodeName": "n1", "containers": [{"name": "a"}, {"name": "b"}]},
+               "status": {"phase": "Running", "podIP": "10.42.0.5", "containerStatuses": [
+                   {"ready": true, "restartCount": 1, "state": {"running": {}}},
+                   {"ready": false, "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}),
+        json!([
+            "web",
+            "1/2",
+            "CrashLoopBackOff",
+            3,
+            "10m",
+            "10.42.0.5",
+            "n1",
+            "<none>",
+            "<none>"
+        ]),
+    );
+    check(
+        "pods",
+        "",
+        json!({"metadata": {"name": "new", "creationTimestamp": created}, "spec": {"containers": [{"name": "a"}]}}),
+        json!([
+            "new", "0/1", "Pending", 0, "10m", "<none>", "<none>", "<none>", "<none>"
+        ]),
+    );
+    check(
+        "nodes",
+        "",
+        json!({"metadata": {"name": "n1", "creationTimestamp": created,
+                            "labels": {"node-role.kubernetes.io/control-plane": ""}},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                          "addresses": [{"type": "InternalIP", "address": "10.0.0.2"}],
+                          "nodeInfo": {"kubeletVersion": "v1.34.0+kubers", "osImage": "Debian",
+                                       "kernelVersion": "6.1", "containerRuntimeVersion": "containerd://1.6"}}}),
+        json!([
+            "n1",
+            "Ready",
+            "control-plane",
+            "10m",
+            "v1.34.0+kubers",
+            "10.0.0.2",
+            "<none>",
+            "Debian",
+            "6.1",
+            "containerd://1.6"
+        ]),
+    );
+    check(
+        "services",
+        "",
+        json!({"metadata": {"name": "web", "creationTimestamp": created},
+               "spec": {"type": "NodePort", "clusterIP": "10.43.0.12", "selector": {"app": "web"},
+                        "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30080}]}}),
+        json!([
+            "web",
+            "NodePort",
+            "10.43.0.12",
+            "<none>",
+            "80:30080/TCP",
+            "10m",
+            "app=web"
+        ]),
+    );
+    check(
+        "deployments",
+        "apps",
+        json!({"metadata": {"name": "d", "creationTimestamp": created},
+               "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "d"}},
+                        "template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+               "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}}),
+        json!(["d", "2/3", 3, 2, "10m", "c", "nginx", "app=d"]),
+    );
+}
