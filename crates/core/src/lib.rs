@@ -1,6 +1,7 @@
 //! The Kubernetes API object model without I/O: the registry of built-in resources, discovery documents,
 //! object metadata rules, selectors and table rows. Pure functions, unit-tested without a server.
 
+pub mod defaults;
 pub mod discovery;
 pub mod media;
 pub mod openapi;

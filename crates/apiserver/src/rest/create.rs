@@ -45,6 +45,7 @@ pub async fn create(
         ensure_namespace_exists(app, namespace).await?;
     }
     prepare(request, &mut object, &name, namespace.as_deref());
+    kubers_core::defaults::apply(request.info, &mut object);
     let key = kubers_core::registry::storage_key(request.info, namespace.as_deref(), Some(&name));
     if request.query.dry_run {
         return Ok(json_response(201, &object));

@@ -106,6 +106,7 @@ pub async fn store_update(
         }
         _ => incoming,
     };
+    kubers_core::defaults::apply(request.info, &mut updated);
     keep_server_fields(request, &current_object, &mut updated);
     if updated.get("spec") != current_object.get("spec")
         && let Some(metadata) = object::metadata_mut(&mut updated)

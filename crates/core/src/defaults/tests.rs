@@ -1,0 +1,86 @@
+//! Defaults checked against what upstream stores for the same input.
+
+use serde_json::json;
+
+use super::apply;
+use crate::registry;
+
+#[test]
+fn pod_defaults_like_upstream() {
+    let info = registry::find("", "v1", "pods").expect("pods");
+    let mut pod = json!({"metadata": {"name": "web"}, "spec": {"containers": [
+        {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}});
+    apply(info, &mut pod);
+    assert_eq!(
+        pod["spec"],
+        json!({
+            "containers": [{
+                "name": "web", "image": "nginx", "imagePullPolicy": "Always",
+                "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                "resources": {}, "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File"
+            }],
+            "dnsPolicy": "ClusterFirst",
+            "enableServiceLinks": true,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "priority": 0,
+            "restartPolicy": "Always",
+            "schedulerName": "default-scheduler",
+            "securityContext": {},
+            "serviceAccount": "default",
+            "serviceAccountName": "default",
+            "terminationGracePeriodSeconds": 30,
+            "tolerations": [
+                {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
+                {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}
+            ]
+        })
+    );
+    assert_eq!(
+        pod["status"],
+        json!({"phase": "Pending", "qosClass": "BestEffort"})
+    );
+}
+
+#[test]
+fn given_values_are_kept_and_qos_follows_resources() {
+    let info = registry::find("", "v1", "pods").expect("pods");
+    let mut pod = json!({"spec": {"restartPolicy": "Never", "containers": [
+        {"name": "a", "image": "busybox:1.36", "imagePullPolicy": "Never",
+         "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+    apply(info, &mut pod);
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Never");
+    assert_eq!(pod["status"]["qosClass"], "Guaranteed");
+    let mut burstable = json!({"spec": {"containers": [{"name": "a", "image": "x:1",
+        "resources": {"requests": {"cpu": "100m"}}}]}});
+    apply(info, &mut burstable);
+    assert_eq!(burstable["status"]["qosClass"], "Burstable");
+    assert_eq!(
+        burstable["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+}
+
+#[test]
+fn deployment_defaults_like_upstream() {
+    let info = registry::find("apps", "v1", "deployments").expect("deployments");
+    let mut deployment = json!({"spec": {"selector": {"matchLabels": {"app": "d"}},
+        "template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}});
+    apply(info, &mut deployment);
+    let spec = &deployment["spec"];
+    assert_eq!(spec["replicas"], 1);
+    assert_eq!(spec["revisionHistoryLimit"], 10);
+    assert_eq!(spec["progressDeadlineSeconds"], 600);
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}})
+    );
+    assert_eq!(spec["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+    assert_eq!(
+        spec["template"]["spec"]["containers"][0]["imagePullPolicy"],
+        "IfNotPresent"
+    );
+    // Templates get no admission defaults (those apply to the pods the controller creates).
+    assert!(spec["template"]["spec"].get("serviceAccountName").is_none());
+}
