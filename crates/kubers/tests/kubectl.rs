@@ -316,3 +316,102 @@ fn watch_delete_collection_and_metrics() {
         );
     }
 }
+
+#[test]
+fn create_subcommands_send_protobuf() {
+    let server = server();
+    for (index, kubectl) in kubectls().iter().enumerate() {
+        let deployment = format!("web-{index}");
+        let created = ok(
+            &server,
+            kubectl,
+            &[
+                "create",
+                "deployment",
+                &deployment,
+                "--image",
+                "nginx:1.27",
+                "--replicas",
+                "2",
+                "--port",
+                "80",
+            ],
+        );
+        assert!(
+            created.contains(&format!("deployment.apps/{deployment} created")),
+            "{created}"
+        );
+        let replicas = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "deploy",
+                &deployment,
+                "-o",
+                "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].ports[0].containerPort} {.spec.strategy.type}",
+            ],
+        );
+        assert_eq!(replicas, "2 80 RollingUpdate");
+        let service = format!("svc-{index}");
+        ok(
+            &server,
+            kubectl,
+            &["create", "service", "clusterip", &service, "--tcp=80:8080"],
+        );
+        let ports = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "svc",
+                &service,
+                "-o",
+                "jsonpath={.spec.ports[0].port}:{.spec.ports[0].targetPort} {.spec.type}",
+            ],
+        );
+        assert_eq!(ports, "80:8080 ClusterIP");
+        let secret = format!("secret-{index}");
+        ok(
+            &server,
+            kubectl,
+            &[
+                "create",
+                "secret",
+                "generic",
+                &secret,
+                "--from-literal=password=hunter2",
+            ],
+        );
+        let data = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "secret",
+                &secret,
+                "-o",
+                "jsonpath={.type} {.data.password}",
+            ],
+        );
+        assert_eq!(data, "Opaque aHVudGVyMg==");
+    }
+    let pods = ok(&server, &kubectls()[0], &["run", "web", "--image", "nginx"]);
+    assert!(pods.contains("pod/web created"), "{pods}");
+    let table = ok(&server, &kubectls()[0], &["get", "pods"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{table}"
+    );
+    assert!(
+        table.contains("0/1") && table.contains("Pending"),
+        "{table}"
+    );
+}

@@ -3,6 +3,7 @@
 //! before it is stored.
 
 mod pods;
+mod services;
 mod workloads;
 
 use serde_json::Value;
@@ -19,6 +20,10 @@ pub fn apply(info: &ResourceInfo, object: &mut Value) {
             }
         }
         ("", "replicationcontrollers") => workloads::replication_controller(object),
+        ("", "secrets") => {
+            or_insert(object, "type", serde_json::json!("Opaque"));
+        }
+        ("", "services") => services::service(object),
         ("apps", "deployments") => workloads::deployment(object),
         ("apps", "replicasets") => workloads::replica_set(object),
         ("apps", "statefulsets") => workloads::stateful_set(object),

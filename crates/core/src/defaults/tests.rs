@@ -84,3 +84,20 @@ fn deployment_defaults_like_upstream() {
     // Templates get no admission defaults (those apply to the pods the controller creates).
     assert!(spec["template"]["spec"].get("serviceAccountName").is_none());
 }
+
+#[test]
+fn service_and_secret_defaults() {
+    let services = registry::find("", "v1", "services").expect("services");
+    let mut service = json!({"spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+    apply(services, &mut service);
+    assert_eq!(
+        service["spec"],
+        json!({"selector": {"app": "web"}, "type": "ClusterIP", "sessionAffinity": "None",
+               "internalTrafficPolicy": "Cluster",
+               "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}]})
+    );
+    let secrets = registry::find("", "v1", "secrets").expect("secrets");
+    let mut secret = json!({"data": {}});
+    apply(secrets, &mut secret);
+    assert_eq!(secret["type"], "Opaque");
+}

@@ -64,11 +64,11 @@ pub fn decode_object(message: &[u8], schema: &Schema) -> Result<Value, Error> {
 
 fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> Result<(), Error> {
     match spec.kind {
-        Kind::StringMap | Kind::BytesMap => {
+        Kind::StringMap | Kind::BytesMap | Kind::QuantityMap => {
             let Field::Bytes(_, entry) = field else {
                 return Err(Error::Malformed("a map entry is not length-delimited"));
             };
-            let (key, value) = map_entry(entry, matches!(spec.kind, Kind::BytesMap))?;
+            let (key, value) = map_entry(entry, spec.kind)?;
             let map = object
                 .entry(spec.name)
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -85,8 +85,9 @@ fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> R
                 list.push(value);
             }
         }
+        Kind::Discard => {}
         // Encoders write zero values of optional fields explicitly; JSON omits them.
-        Kind::String | Kind::Int | Kind::Time if is_empty(&field) => {}
+        Kind::String | Kind::Int | Kind::Bool | Kind::Time if is_empty(&field) => {}
         _ => {
             object.insert(spec.name.to_owned(), scalar(spec.kind, field)?);
         }
@@ -102,6 +103,7 @@ fn scalar(kind: Kind, field: Field<'_>) -> Result<Value, Error> {
         (Kind::Int, Field::Varint(_, value)) => Value::from(value as i64),
         (Kind::Bool, Field::Varint(_, value)) => Value::Bool(value != 0),
         (Kind::Time, Field::Bytes(_, bytes)) => time(bytes)?,
+        (Kind::IntOrString, Field::Bytes(_, bytes)) => int_or_string(bytes)?,
         (Kind::Message(schema), Field::Bytes(_, bytes)) => decode_object(bytes, schema)?,
         _ => {
             return Err(Error::Malformed(
@@ -111,17 +113,49 @@ fn scalar(kind: Kind, field: Field<'_>) -> Result<Value, Error> {
     })
 }
 
-fn map_entry(entry: &[u8], bytes_values: bool) -> Result<(String, Value), Error> {
+fn map_entry(entry: &[u8], kind: Kind) -> Result<(String, Value), Error> {
     let (mut key, mut value) = (String::new(), Value::String(String::new()));
     for field in Fields::new(entry) {
-        match field? {
-            Field::Bytes(1, bytes) => key = text(bytes)?,
-            Field::Bytes(2, bytes) if bytes_values => value = Value::String(STANDARD.encode(bytes)),
-            Field::Bytes(2, bytes) => value = Value::String(text(bytes)?),
+        match (field?, kind) {
+            (Field::Bytes(1, bytes), _) => key = text(bytes)?,
+            (Field::Bytes(2, bytes), Kind::BytesMap) => {
+                value = Value::String(STANDARD.encode(bytes))
+            }
+            (Field::Bytes(2, bytes), Kind::QuantityMap) => value = quantity(bytes)?,
+            (Field::Bytes(2, bytes), _) => value = Value::String(text(bytes)?),
             _ => return Err(Error::Malformed("unexpected field in a map entry")),
         }
     }
     Ok((key, value))
+}
+
+/// `resource.Quantity`: `{1: string}`.
+fn quantity(message: &[u8]) -> Result<Value, Error> {
+    let mut text_value = String::new();
+    for field in Fields::new(message) {
+        if let Field::Bytes(1, bytes) = field? {
+            text_value = text(bytes)?;
+        }
+    }
+    Ok(Value::String(text_value))
+}
+
+/// `intstr.IntOrString`: `{1: type (0 int, 1 string), 2: intVal, 3: strVal}`.
+fn int_or_string(message: &[u8]) -> Result<Value, Error> {
+    let (mut is_string, mut number, mut string) = (false, 0i64, String::new());
+    for field in Fields::new(message) {
+        match field? {
+            Field::Varint(1, kind) => is_string = kind == 1,
+            Field::Varint(2, value) => number = value as i64,
+            Field::Bytes(3, bytes) => string = text(bytes)?,
+            _ => {}
+        }
+    }
+    Ok(if is_string {
+        Value::String(string)
+    } else {
+        Value::from(number)
+    })
 }
 
 fn time(message: &[u8]) -> Result<Value, Error> {
@@ -238,7 +272,7 @@ mod tests {
     fn refusals() {
         assert_eq!(decode_body(b"{}"), Err(Error::NoMagic));
         assert!(matches!(
-            decode_body(&body("apps/v1", "Deployment", b"")),
+            decode_body(&body("batch/v1", "Job", b"")),
             Err(Error::UnsupportedKind { .. })
         ));
         let unknown_field = bytes(9, b"something");

@@ -20,6 +20,12 @@ pub enum Kind {
     StringMap,
     /// `map<string, bytes>`, values shown as base64.
     BytesMap,
+    /// `map<string, resource.Quantity>` (a Quantity is `{1: string}`), shown as strings.
+    QuantityMap,
+    /// `intstr.IntOrString`: `{1: type, 2: intVal, 3: strVal}`, shown as a number or a string.
+    IntOrString,
+    /// A field the server resets anyway (a `status` sent on create): read and dropped.
+    Discard,
 }
 
 /// One field of a message.
@@ -141,12 +147,200 @@ pub static NAMESPACE: Schema = Schema {
     ],
 };
 
+/// `meta/v1.LabelSelectorRequirement`.
+pub static LABEL_SELECTOR_REQUIREMENT: Schema = Schema {
+    name: "LabelSelectorRequirement",
+    fields: &[
+        field(1, "key", Kind::String),
+        field(2, "operator", Kind::String),
+        list(3, "values", Kind::String),
+    ],
+};
+
+/// `meta/v1.LabelSelector`.
+pub static LABEL_SELECTOR: Schema = Schema {
+    name: "LabelSelector",
+    fields: &[
+        field(1, "matchLabels", Kind::StringMap),
+        list(
+            2,
+            "matchExpressions",
+            Kind::Message(&LABEL_SELECTOR_REQUIREMENT),
+        ),
+    ],
+};
+
+/// `core/v1.ContainerPort`.
+pub static CONTAINER_PORT: Schema = Schema {
+    name: "ContainerPort",
+    fields: &[
+        field(1, "name", Kind::String),
+        field(2, "hostPort", Kind::Int),
+        field(3, "containerPort", Kind::Int),
+        field(4, "protocol", Kind::String),
+        field(5, "hostIP", Kind::String),
+    ],
+};
+
+/// `core/v1.EnvVar` (plain values only).
+pub static ENV_VAR: Schema = Schema {
+    name: "EnvVar",
+    fields: &[
+        field(1, "name", Kind::String),
+        field(2, "value", Kind::String),
+    ],
+};
+
+/// `core/v1.ResourceRequirements`.
+pub static RESOURCE_REQUIREMENTS: Schema = Schema {
+    name: "ResourceRequirements",
+    fields: &[
+        field(1, "limits", Kind::QuantityMap),
+        field(2, "requests", Kind::QuantityMap),
+    ],
+};
+
+/// `core/v1.Container`: the fields `kubectl create` and `kubectl run` set.
+pub static CONTAINER: Schema = Schema {
+    name: "Container",
+    fields: &[
+        field(1, "name", Kind::String),
+        field(2, "image", Kind::String),
+        list(3, "command", Kind::String),
+        list(4, "args", Kind::String),
+        field(5, "workingDir", Kind::String),
+        list(6, "ports", Kind::Message(&CONTAINER_PORT)),
+        list(7, "env", Kind::Message(&ENV_VAR)),
+        field(8, "resources", Kind::Message(&RESOURCE_REQUIREMENTS)),
+        field(13, "terminationMessagePath", Kind::String),
+        field(14, "imagePullPolicy", Kind::String),
+        field(16, "stdin", Kind::Bool),
+        field(17, "stdinOnce", Kind::Bool),
+        field(18, "tty", Kind::Bool),
+        field(20, "terminationMessagePolicy", Kind::String),
+    ],
+};
+
+/// `core/v1.PodSpec`: the fields `kubectl create` sets.
+pub static POD_SPEC: Schema = Schema {
+    name: "PodSpec",
+    fields: &[
+        list(2, "containers", Kind::Message(&CONTAINER)),
+        field(3, "restartPolicy", Kind::String),
+        field(4, "terminationGracePeriodSeconds", Kind::Int),
+        field(6, "dnsPolicy", Kind::String),
+        field(7, "nodeSelector", Kind::StringMap),
+        field(8, "serviceAccountName", Kind::String),
+        field(10, "nodeName", Kind::String),
+        field(11, "hostNetwork", Kind::Bool),
+        field(16, "hostname", Kind::String),
+        field(17, "subdomain", Kind::String),
+        field(19, "schedulerName", Kind::String),
+        list(20, "initContainers", Kind::Message(&CONTAINER)),
+    ],
+};
+
+/// `core/v1.PodTemplateSpec`.
+pub static POD_TEMPLATE_SPEC: Schema = Schema {
+    name: "PodTemplateSpec",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&POD_SPEC)),
+    ],
+};
+
+/// `apps/v1.RollingUpdateDeployment`.
+pub static ROLLING_UPDATE_DEPLOYMENT: Schema = Schema {
+    name: "RollingUpdateDeployment",
+    fields: &[
+        field(1, "maxUnavailable", Kind::IntOrString),
+        field(2, "maxSurge", Kind::IntOrString),
+    ],
+};
+
+/// `apps/v1.DeploymentStrategy`.
+pub static DEPLOYMENT_STRATEGY: Schema = Schema {
+    name: "DeploymentStrategy",
+    fields: &[
+        field(1, "type", Kind::String),
+        field(
+            2,
+            "rollingUpdate",
+            Kind::Message(&ROLLING_UPDATE_DEPLOYMENT),
+        ),
+    ],
+};
+
+/// `apps/v1.DeploymentSpec`.
+pub static DEPLOYMENT_SPEC: Schema = Schema {
+    name: "DeploymentSpec",
+    fields: &[
+        field(1, "replicas", Kind::Int),
+        field(2, "selector", Kind::Message(&LABEL_SELECTOR)),
+        field(3, "template", Kind::Message(&POD_TEMPLATE_SPEC)),
+        field(4, "strategy", Kind::Message(&DEPLOYMENT_STRATEGY)),
+        field(5, "minReadySeconds", Kind::Int),
+        field(6, "revisionHistoryLimit", Kind::Int),
+        field(7, "paused", Kind::Bool),
+        field(9, "progressDeadlineSeconds", Kind::Int),
+    ],
+};
+
+/// `apps/v1.Deployment`.
+pub static DEPLOYMENT: Schema = Schema {
+    name: "Deployment",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&DEPLOYMENT_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
+/// `core/v1.ServicePort`.
+pub static SERVICE_PORT: Schema = Schema {
+    name: "ServicePort",
+    fields: &[
+        field(1, "name", Kind::String),
+        field(2, "protocol", Kind::String),
+        field(3, "port", Kind::Int),
+        field(4, "targetPort", Kind::IntOrString),
+        field(5, "nodePort", Kind::Int),
+        field(6, "appProtocol", Kind::String),
+    ],
+};
+
+/// `core/v1.ServiceSpec`: the fields `kubectl create service` and `kubectl expose` set.
+pub static SERVICE_SPEC: Schema = Schema {
+    name: "ServiceSpec",
+    fields: &[
+        list(1, "ports", Kind::Message(&SERVICE_PORT)),
+        field(2, "selector", Kind::StringMap),
+        field(3, "clusterIP", Kind::String),
+        field(4, "type", Kind::String),
+        list(5, "externalIPs", Kind::String),
+        field(7, "sessionAffinity", Kind::String),
+        field(10, "externalName", Kind::String),
+    ],
+};
+
+/// `core/v1.Service`.
+pub static SERVICE: Schema = Schema {
+    name: "Service",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&SERVICE_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
 /// The schema of a top-level kind (`apiVersion`, `kind`), if kubers decodes it from protobuf.
 pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
     match (api_version, kind) {
         ("v1", "ConfigMap") => Some(&CONFIG_MAP),
         ("v1", "Secret") => Some(&SECRET),
         ("v1", "Namespace") => Some(&NAMESPACE),
+        ("v1", "Service") => Some(&SERVICE),
+        ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
         _ => None,
     }
 }
