@@ -20,12 +20,12 @@ mod server;
 mod storage;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use kubers_store::Store;
 
-pub use config::ApiServerConfig;
+pub use config::{ApiServerConfig, Ipv4Cidr};
 
 use crate::auth::Authenticator;
 
@@ -40,6 +40,8 @@ pub struct App {
     pub advertise_address: String,
     /// Request and store metrics for `/metrics`.
     pub metrics: metrics::SharedMetrics,
+    /// Where service cluster IPs come from.
+    pub service_cidr: Ipv4Cidr,
 }
 
 /// A failure to start the server.
@@ -65,7 +67,7 @@ pub enum Error {
 /// Runs the API server until `shutdown` completes.
 pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     let server_dir = config.server_dir();
-    let mut ips = vec![config.bind_address, config.first_service_ip];
+    let mut ips = vec![config.bind_address, IpAddr::V4(config.service_cidr.first())];
     ips.extend(config.node_ip);
     let hostnames = hostname().into_iter().collect();
     let pki = pki::Pki::load_or_create(&pki::PkiConfig {
@@ -78,13 +80,14 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
     pki::write_kubeconfig(&config.kubeconfig_path, &server_url, &pki)?;
     let tls = Arc::new(pki.server_tls_config()?);
     let storage = storage::Storage::open(&config).await?;
-    bootstrap::ensure(storage.store.as_ref()).await?;
+    bootstrap::ensure(storage.store.as_ref(), config.service_cidr, config.port).await?;
     let advertise = config.node_ip.unwrap_or(config.bind_address);
     let app = App {
         store: Arc::clone(&storage.store),
         authenticator: Authenticator::new(pki.token()),
         advertise_address: format!("{advertise}:{}", config.port),
         metrics: Arc::new(metrics::Metrics::new(storage.store.as_ref())),
+        service_cidr: config.service_cidr,
     };
     let address = SocketAddr::new(config.bind_address, config.port);
     let listener = tokio::net::TcpListener::bind(address)

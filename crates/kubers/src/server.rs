@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use kubers_apiserver::ApiServerConfig;
+use kubers_apiserver::{ApiServerConfig, Ipv4Cidr};
 
 /// Flags of `kubers server`.
 #[derive(Debug, Args)]
@@ -53,8 +53,12 @@ pub struct ServerArgs {
 
 /// Runs the server until interrupted.
 pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let first_service_ip = first_ip(&args.service_cidr)
-        .ok_or_else(|| format!("invalid --service-cidr {:?}", args.service_cidr))?;
+    let service_cidr = Ipv4Cidr::parse(&args.service_cidr).ok_or_else(|| {
+        format!(
+            "invalid --service-cidr {:?}: expected an IPv4 range like 10.43.0.0/16 (prefix 8 to 30)",
+            args.service_cidr
+        )
+    })?;
     if !args.disable_agent {
         tracing::warn!(
             "the node agent is not part of this build yet; running the control plane only"
@@ -68,27 +72,10 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         node_ip: args.node_ip,
         datastore_endpoint: args.datastore_endpoint,
         token: args.token,
-        first_service_ip,
+        service_cidr,
     };
     kubers_apiserver::run(config, shutdown_signal()).await?;
     Ok(())
-}
-
-/// The first host address of an IPv4 CIDR (`10.43.0.0/16` gives `10.43.0.1`).
-fn first_ip(cidr: &str) -> Option<IpAddr> {
-    let (address, bits) = cidr.split_once('/')?;
-    let bits: u32 = bits.parse().ok()?;
-    match address.parse::<IpAddr>().ok()? {
-        IpAddr::V4(v4) if bits <= 30 => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            Some(IpAddr::V4((u32::from(v4) & mask).wrapping_add(1).into()))
-        }
-        _ => None,
-    }
 }
 
 async fn shutdown_signal() {
@@ -104,23 +91,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_ip;
-
-    #[test]
-    fn first_service_ip() {
-        assert_eq!(
-            first_ip("10.43.0.0/16"),
-            Some("10.43.0.1".parse().expect("ip"))
-        );
-        assert_eq!(
-            first_ip("10.96.0.0/12"),
-            Some("10.96.0.1".parse().expect("ip"))
-        );
-        assert_eq!(first_ip("nonsense"), None);
     }
 }

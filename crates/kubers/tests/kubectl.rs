@@ -415,3 +415,80 @@ fn create_subcommands_send_protobuf() {
         "{table}"
     );
 }
+
+#[test]
+fn services_get_unique_cluster_ips_and_node_ports() {
+    let server = server();
+    let kubectl = &kubectls()[1];
+    let kubernetes = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ],
+    );
+    assert_eq!(kubernetes, "10.43.0.1");
+    let mut ips = std::collections::HashSet::from([kubernetes]);
+    for index in 0..5 {
+        let name = format!("s{index}");
+        ok(
+            &server,
+            kubectl,
+            &["create", "service", "nodeport", &name, "--tcp=80:8080"],
+        );
+        let ip = ok(
+            &server,
+            kubectl,
+            &["get", "svc", &name, "-o", "jsonpath={.spec.clusterIP}"],
+        );
+        assert!(ip.starts_with("10.43."), "{ip}");
+        assert!(ips.insert(ip.clone()), "{ip} handed out twice");
+        let port: u16 = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "svc",
+                &name,
+                "-o",
+                "jsonpath={.spec.ports[0].nodePort}",
+            ],
+        )
+        .parse()
+        .expect("a node port");
+        assert!((30000..=32767).contains(&port), "{port}");
+    }
+    let manifest = "apiVersion: v1\nkind: Service\nmetadata:\n  name: fixed\nspec:\n  clusterIP: 10.43.0.1\n  ports:\n  - port: 80\n";
+    let output = run(&server, kubectl, &["create", "-f", "-"], Some(manifest));
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("the provided IP (10.43.0.1) is already allocated"),
+        "{}",
+        text(&output)
+    );
+    ok(&server, kubectl, &["delete", "svc", "s0"]);
+    let table = ok(&server, kubectl, &["get", "svc"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ],
+        "{table}"
+    );
+}

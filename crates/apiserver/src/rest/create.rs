@@ -7,7 +7,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::list::api_version;
-use super::{ResourceRequest, decode_body, json_response, names, object, store_error};
+use super::{ResourceRequest, allocator, decode_body, json_response, names, object, store_error};
 use crate::App;
 use crate::errors::ApiError;
 
@@ -59,11 +59,24 @@ pub async fn create(
         query: request.query.clone(),
         headers: request.headers.clone(),
     };
-    let revision = app
-        .store
-        .create(&key, object::to_stored(&object))
-        .await
-        .map_err(|error| store_error(&named, error))?;
+    let reservations = if request.info.group.is_empty() && request.info.resource == "services" {
+        let name = object::metadata_str(&object, "name")
+            .unwrap_or("")
+            .to_owned();
+        Some(allocator::allocate(app.store.as_ref(), app.service_cidr, &name, &mut object).await?)
+    } else {
+        None
+    };
+    let created = app.store.create(&key, object::to_stored(&object)).await;
+    let revision = match created {
+        Ok(revision) => revision,
+        Err(error) => {
+            if let Some(reservations) = reservations {
+                reservations.release(app.store.as_ref()).await;
+            }
+            return Err(store_error(&named, error));
+        }
+    };
     object::set_resource_version(&mut object, revision);
     Ok(json_response(201, &object))
 }

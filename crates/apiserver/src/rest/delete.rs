@@ -3,7 +3,7 @@
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{ResourceRequest, json_response, object, store_error};
+use super::{ResourceRequest, allocator, json_response, object, store_error};
 use crate::App;
 use crate::errors::ApiError;
 
@@ -47,6 +47,9 @@ pub async fn delete(
         .map_err(|error| store_error(request, error))?;
     let mut object = object::from_stored(&deleted.prev).map_err(ApiError::internal)?;
     object::set_resource_version(&mut object, deleted.revision);
+    if is_service(request) {
+        allocator::release_service(app.store.as_ref(), &object).await;
+    }
     Ok(json_response(200, &object))
 }
 
@@ -78,7 +81,12 @@ pub async fn delete_collection(app: &App, request: &ResourceRequest) -> Result<R
         }
         let key = kubers_core::registry::storage_key(request.info, namespace, Some(name));
         match app.store.delete(&key, None).await {
-            Ok(_) => deleted.push(item),
+            Ok(_) => {
+                if is_service(request) {
+                    allocator::release_service(app.store.as_ref(), &item).await;
+                }
+                deleted.push(item);
+            }
             // Deleted meanwhile by someone else: nothing left to do.
             Err(kubers_store::Error::NotFound { .. }) => {}
             Err(error) => return Err(store_error(request, error)),
@@ -91,4 +99,8 @@ pub async fn delete_collection(app: &App, request: &ResourceRequest) -> Result<R
         "items": deleted,
     });
     Ok(json_response(200, &list))
+}
+
+fn is_service(request: &ResourceRequest) -> bool {
+    request.info.group.is_empty() && request.info.resource == "services"
 }

@@ -1,6 +1,10 @@
 //! The generic REST store: one implementation of get, list, watch, create, update and delete for every
 //! resource, keyed like upstream (`/registry/<resource>/<namespace>/<name>`).
 
+mod allocator;
+
+pub use allocator::reserve_ip;
+
 mod create;
 mod delete;
 mod filter;

@@ -107,6 +107,9 @@ pub async fn store_update(
         _ => incoming,
     };
     kubers_core::defaults::apply(request.info, &mut updated);
+    if request.info.group.is_empty() && request.info.resource == "services" {
+        keep_cluster_ip(&current_object, &mut updated, name)?;
+    }
     keep_server_fields(request, &current_object, &mut updated);
     if updated.get("spec") != current_object.get("spec")
         && let Some(metadata) = object::metadata_mut(&mut updated)
@@ -157,5 +160,40 @@ fn keep_server_fields(request: &ResourceRequest, current: &Value, updated: &mut 
                 metadata.insert(field.to_owned(), value.clone());
             }
         }
+    }
+}
+
+/// A service keeps its cluster IP: one missing from the update is carried over, a different one is
+/// refused as upstream does.
+fn keep_cluster_ip(current: &Value, updated: &mut Value, name: &str) -> Result<(), ApiError> {
+    let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    let stored = current
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match spec.get("clusterIP").and_then(Value::as_str).unwrap_or("") {
+        "" => {
+            for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+                if let Some(value) = current.pointer(&format!("/spec/{field}")) {
+                    spec.entry(field).or_insert_with(|| value.clone());
+                }
+            }
+            Ok(())
+        }
+        given if given == stored => Ok(()),
+        given => Err(ApiError::invalid(
+            kubers_core::registry::GroupKind {
+                group: "",
+                kind: "Service",
+            },
+            name,
+            &[kubers_core::status::Cause::invalid(
+                "spec.clusterIPs[0]",
+                &json!(given),
+                "may not change once set",
+            )],
+        )),
     }
 }
