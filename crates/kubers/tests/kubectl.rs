@@ -492,3 +492,80 @@ fn services_get_unique_cluster_ips_and_node_ports() {
         "{table}"
     );
 }
+
+#[test]
+fn objects_survive_kill_9_of_the_server() {
+    let mut server = server();
+    let kubectl = &kubectls()[1];
+    ok(&server, kubectl, &["create", "namespace", "durable"]);
+    for index in 0..20 {
+        ok(
+            &server,
+            kubectl,
+            &[
+                "create",
+                "configmap",
+                &format!("c{index}"),
+                "-n",
+                "durable",
+                "--from-literal=i=v",
+            ],
+        );
+    }
+    let before = ok(
+        &server,
+        kubectl,
+        &["get", "configmaps", "-n", "durable", "-o", "name"],
+    );
+    let uid = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "namespace",
+            "durable",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    server.kill_and_restart().expect("server restarts");
+    let after = ok(
+        &server,
+        kubectl,
+        &["get", "configmaps", "-n", "durable", "-o", "name"],
+    );
+    assert_eq!(after, before);
+    assert_eq!(after.lines().count(), 20);
+    assert_eq!(
+        ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "namespace",
+                "durable",
+                "-o",
+                "jsonpath={.metadata.uid}"
+            ]
+        ),
+        uid
+    );
+    // The same certificates: the old kubeconfig still works, and the kubernetes service was not recreated.
+    let ip = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ],
+    );
+    assert_eq!(ip, "10.43.0.1");
+    ok(
+        &server,
+        kubectl,
+        &["create", "configmap", "after-restart", "-n", "durable"],
+    );
+}

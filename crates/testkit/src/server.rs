@@ -20,6 +20,7 @@ pub struct TestServer {
     child: Child,
     dir: TempDir,
     port: u16,
+    binary: PathBuf,
 }
 
 impl TestServer {
@@ -29,22 +30,23 @@ impl TestServer {
             .prefix("kubers-server-")
             .tempdir()?;
         let port = free_port()?;
-        let log = std::fs::File::create(dir.path().join("server.log"))?;
-        let child = Command::new(binary)
-            .arg("server")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--write-kubeconfig")
-            .arg(dir.path().join("kubeconfig.yaml"))
-            .args(["--https-listen-port", &port.to_string()])
-            .args(["--bind-address", "127.0.0.1", "--disable-agent"])
-            .env("KUBERS_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()?;
-        let mut server = TestServer { child, dir, port };
+        let child = spawn(binary, dir.path(), port)?;
+        let mut server = TestServer {
+            child,
+            dir,
+            port,
+            binary: binary.to_owned(),
+        };
         server.wait_ready()?;
         Ok(server)
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same data directory and port.
+    pub fn kill_and_restart(&mut self) -> io::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        self.child = spawn(&self.binary, self.dir.path(), self.port)?;
+        self.wait_ready()
     }
 
     /// The admin kubeconfig.
@@ -164,6 +166,25 @@ pub fn kubectl_binary() -> PathBuf {
         return versioned;
     }
     PathBuf::from("kubectl")
+}
+
+fn spawn(binary: &Path, dir: &Path, port: u16) -> io::Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))?;
+    Command::new(binary)
+        .arg("server")
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--write-kubeconfig")
+        .arg(dir.join("kubeconfig.yaml"))
+        .args(["--https-listen-port", &port.to_string()])
+        .args(["--bind-address", "127.0.0.1", "--disable-agent"])
+        .env("KUBERS_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
 }
 
 fn free_port() -> io::Result<u16> {
