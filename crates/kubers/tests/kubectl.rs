@@ -353,6 +353,30 @@ fn create_subcommands_send_protobuf() {
             ],
         );
         assert_eq!(replicas, "2 80 RollingUpdate");
+        let scaled = ok(
+            &server,
+            kubectl,
+            &["scale", "deployment", &deployment, "--replicas=5"],
+        );
+        assert!(scaled.contains("scaled"), "{scaled}");
+        let replicas = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "deploy",
+                &deployment,
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+        );
+        assert_eq!(replicas, "5");
+        let annotated = ok(
+            &server,
+            kubectl,
+            &["annotate", "deployment", &deployment, "owner=team-a"],
+        );
+        assert!(annotated.contains("annotated"), "{annotated}");
         let service = format!("svc-{index}");
         ok(
             &server,

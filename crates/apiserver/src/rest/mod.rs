@@ -15,6 +15,7 @@ pub mod object;
 mod patch;
 pub mod path;
 mod query;
+mod scale;
 mod tables;
 mod update;
 mod watch;
@@ -101,6 +102,15 @@ async fn dispatch(
     let subresource = request.target.subresource.as_deref();
     match (method, request.target.name.is_some(), subresource) {
         (&Method::GET, true, None | Some("status")) => get::get(app, &request).await,
+        (&Method::GET, true, Some("scale")) if has_scale(&request) => {
+            scale::get(app, &request).await
+        }
+        (&Method::PUT, true, Some("scale")) if has_scale(&request) => {
+            scale::change(app, &request, &body, false).await
+        }
+        (&Method::PATCH, true, Some("scale")) if has_scale(&request) => {
+            scale::change(app, &request, &body, true).await
+        }
         (&Method::GET, false, None) if request.query.watch => watch::watch(app, &request).await,
         (&Method::GET, false, None) => list::list(app, &request).await,
         (&Method::POST, false, None) => create::create(app, &request, &body).await,
@@ -117,6 +127,10 @@ async fn dispatch(
             &verb_name(method, request.target.name.is_some()),
         )),
     }
+}
+
+fn has_scale(request: &ResourceRequest) -> bool {
+    request.info.subresource("scale").is_some()
 }
 
 fn verb_name(method: &Method, named: bool) -> String {
