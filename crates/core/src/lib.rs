@@ -9,3 +9,4 @@ pub mod protobuf;
 pub mod registry;
 pub mod status;
 pub mod table;
+pub mod validation;

@@ -593,3 +593,25 @@ fn objects_survive_kill_9_of_the_server() {
         &["create", "configmap", "after-restart", "-n", "durable"],
     );
 }
+
+#[test]
+fn invalid_objects_get_422_with_field_causes() {
+    let server = server();
+    for kubectl in kubectls() {
+        let manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: invalid-pod\nspec:\n  containers:\n  - name: web\n";
+        let output = run(&server, &kubectl, &["apply", "-f", "-"], Some(manifest));
+        assert!(!output.status.success(), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "The Pod \"invalid-pod\" is invalid: spec.containers[0].image: Required value"
+            ),
+            "{stderr}"
+        );
+        let missing = fails(&server, &kubectl, &["get", "pod", "nope"]);
+        assert!(
+            missing.contains("Error from server (NotFound): pods \"nope\" not found"),
+            "{missing}"
+        );
+    }
+}

@@ -46,6 +46,10 @@ pub async fn create(
     }
     prepare(request, &mut object, &name, namespace.as_deref());
     kubers_core::defaults::apply(request.info, &mut object);
+    let causes = kubers_core::validation::validate(request.info, &object);
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(request.info.group_kind(), &name, &causes));
+    }
     let key = kubers_core::registry::storage_key(request.info, namespace.as_deref(), Some(&name));
     if request.query.dry_run {
         return Ok(json_response(201, &object));

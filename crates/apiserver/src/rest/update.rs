@@ -107,6 +107,10 @@ pub async fn store_update(
         _ => incoming,
     };
     kubers_core::defaults::apply(request.info, &mut updated);
+    let causes = kubers_core::validation::validate(request.info, &updated);
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(request.info.group_kind(), name, &causes));
+    }
     if request.info.group.is_empty() && request.info.resource == "services" {
         keep_cluster_ip(&current_object, &mut updated, name)?;
     }
