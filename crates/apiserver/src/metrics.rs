@@ -20,6 +20,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::App;
 use crate::errors::ApiError;
+use crate::rest;
 use crate::rest::path::{self, ApiPath};
 
 /// Labels of request metrics.
@@ -137,30 +138,19 @@ fn classify(method: &Method, uri: &axum::http::Uri) -> (String, String) {
     let Some(ApiPath::Resource(target)) = path::parse(uri.path()) else {
         return (method.as_str().to_owned(), String::new());
     };
-    let named = target.name.is_some();
     let watch = uri.query().is_some_and(|query| {
         query
             .split('&')
             .any(|pair| pair == "watch=true" || pair == "watch=1")
     });
-    let verb = match (method.as_str(), named) {
-        ("GET", true) => "get",
-        ("GET", false) if watch => "watch",
-        ("GET", false) => "list",
-        ("POST", _) => "create",
-        ("PUT", _) => "update",
-        ("PATCH", _) => "patch",
-        ("DELETE", true) => "delete",
-        ("DELETE", false) => "deletecollection",
-        (other, _) => other,
-    };
+    let verb = rest::verb_name(method, target.name.is_some(), watch);
     let resource = match (&target.subresource, target.group.is_empty()) {
         (Some(sub), true) => format!("{}/{sub}", target.resource),
         (Some(sub), false) => format!("{}.{}/{sub}", target.resource, target.group),
         (None, true) => target.resource,
         (None, false) => format!("{}.{}", target.resource, target.group),
     };
-    (verb.to_lowercase(), resource)
+    (verb, resource)
 }
 
 /// Shared handle used by [`App`].

@@ -30,15 +30,8 @@ pub async fn delete(
         None => None,
     };
     if request.query.dry_run {
-        let name = request.target.name.as_deref().unwrap_or("");
-        let kv = app
-            .store
-            .get(&request.key())
-            .await
-            .map_err(|error| store_error(request, error))?
-            .ok_or_else(|| ApiError::not_found(request.info.group_resource(), name))?;
-        let current = object::from_stored(&kv).map_err(ApiError::internal)?;
-        return Ok(json_response(200, &current));
+        let current = super::update::read_current(app, request).await?;
+        return Ok(json_response(200, &current.object));
     }
     let deleted = app
         .store
@@ -56,16 +49,7 @@ pub async fn delete(
 /// Deletes every object of the collection that the selectors pick, and returns them as a list.
 pub async fn delete_collection(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
     let filter = super::filter::Filter::new(&request.query)?;
-    let unpaged = ResourceRequest {
-        info: request.info,
-        target: request.target.clone(),
-        query: super::query::Query {
-            limit: 0,
-            continue_token: None,
-            ..request.query.clone()
-        },
-        headers: request.headers.clone(),
-    };
+    let unpaged = request.unpaged();
     let (items, revision, _) = super::list::read_page(app, &unpaged).await?;
     let mut deleted = Vec::new();
     for item in items.into_iter().filter(|item| filter.matches(item)) {

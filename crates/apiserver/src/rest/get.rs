@@ -2,22 +2,16 @@
 
 use axum::response::Response;
 
-use super::{ResourceRequest, json_response, object, store_error, tables};
+use super::{ResourceRequest, json_response, tables};
 use crate::App;
 use crate::errors::ApiError;
 
 /// Reads the named object.
 pub async fn get(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
-    let name = request.target.name.as_deref().unwrap_or("");
-    let kv = app
-        .store
-        .get(&request.key())
-        .await
-        .map_err(|error| store_error(request, error))?
-        .ok_or_else(|| ApiError::not_found(request.info.group_resource(), name))?;
-    let object = object::from_stored(&kv).map_err(ApiError::internal)?;
+    let current = super::update::read_current(app, request).await?;
+    let object = current.object;
     if request.wants_table() {
-        let revision = kv.mod_revision.to_string();
+        let revision = current.revision.to_string();
         return Ok(json_response(
             200,
             &tables::table(request.info, &[object], &revision),

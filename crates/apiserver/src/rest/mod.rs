@@ -54,6 +54,20 @@ impl ResourceRequest {
         )
     }
 
+    /// The same request without paging (for reads that need the whole collection).
+    pub fn unpaged(&self) -> ResourceRequest {
+        ResourceRequest {
+            info: self.info,
+            target: self.target.clone(),
+            query: Query {
+                limit: 0,
+                continue_token: None,
+                ..self.query.clone()
+            },
+            headers: self.headers.clone(),
+        }
+    }
+
     /// Whether the client asked for a server-side Table.
     pub fn wants_table(&self) -> bool {
         self.headers
@@ -124,7 +138,7 @@ async fn dispatch(
         }
         _ => Err(ApiError::method_not_supported(
             request.info.group_resource(),
-            &verb_name(method, request.target.name.is_some()),
+            &verb_name(method, request.target.name.is_some(), request.query.watch),
         )),
     }
 }
@@ -133,9 +147,11 @@ fn has_scale(request: &ResourceRequest) -> bool {
     request.info.subresource("scale").is_some()
 }
 
-fn verb_name(method: &Method, named: bool) -> String {
+/// The Kubernetes verb of a request (`get`, `list`, `watch`, `create`, ...).
+pub fn verb_name(method: &Method, named: bool, watch: bool) -> String {
     match (method.as_str(), named) {
         ("GET", true) => "get",
+        ("GET", false) if watch => "watch",
         ("GET", false) => "list",
         ("POST", _) => "create",
         ("PUT", _) => "update",
@@ -147,13 +163,21 @@ fn verb_name(method: &Method, named: bool) -> String {
     .to_owned()
 }
 
-/// Decodes a request body as JSON (or YAML, which JSON is a subset of).
-pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
-    let content_type = headers
+/// The media type of the request body (`Content-Type` without parameters); empty when absent.
+pub fn media_type(headers: &HeaderMap) -> &str {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or("application/json");
-    let media = content_type.split(';').next().unwrap_or("").trim();
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
+/// Decodes a request body as JSON (or YAML, which JSON is a subset of).
+pub fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let media = media_type(headers);
     let mut value: Value = match media {
         "" | "application/json" | "*/*" => serde_json::from_slice(body).map_err(|error| {
             ApiError::bad_request(format!("invalid JSON in the request body: {error}"))

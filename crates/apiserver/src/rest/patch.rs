@@ -4,7 +4,6 @@
 //! keys (`containers` by `name`, ...) and the `$setElementOrder`, `$retainKeys` and
 //! `$deleteFromPrimitiveList` directives need the per-type patch metadata from the OpenAPI schema.
 
-use axum::http::header;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
@@ -18,16 +17,7 @@ pub async fn patch(
     request: &ResourceRequest,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    let content_type = request
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_owned();
+    let content_type = super::media_type(&request.headers).to_owned();
     let patch: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
     let current = update::read_current(app, request).await?;

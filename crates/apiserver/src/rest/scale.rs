@@ -2,7 +2,6 @@
 //! `autoscaling/v1` Scale view of `spec.replicas`, read with GET and changed with PUT or PATCH
 //! (`kubectl scale` sends a merge patch).
 
-use axum::http::header;
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -27,16 +26,7 @@ pub async fn change(
     let current = update::read_current(app, request).await?;
     let scale = scale_of(&current.object);
     let wanted = if patching {
-        let media = request
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
+        let media = super::media_type(&request.headers).to_owned();
         let body: Value = serde_json::from_slice(body)
             .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
         match media.as_str() {
@@ -114,14 +104,7 @@ fn scale_of(object: &Value) -> Value {
                 .filter(|selector| selector.get("matchLabels").is_none())
         })
         .and_then(Value::as_object)
-        .map(|labels| {
-            let mut pairs: Vec<String> = labels
-                .iter()
-                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
-                .collect();
-            pairs.sort();
-            pairs.join(",")
-        })
+        .map(kubers_core::labels::selector_text)
         .unwrap_or_default();
     json!({
         "kind": "Scale",

@@ -42,16 +42,7 @@ pub async fn watch(app: &App, request: &ResourceRequest) -> Result<Response, Api
     let mut start = requested.unwrap_or(0);
     let shape = Shape::of(request);
     if initial {
-        let unpaged = ResourceRequest {
-            info: request.info,
-            target: request.target.clone(),
-            query: super::query::Query {
-                limit: 0,
-                continue_token: None,
-                ..request.query.clone()
-            },
-            headers: request.headers.clone(),
-        };
+        let unpaged = request.unpaged();
         let (items, revision, _) = read_page(app, &unpaged).await?;
         for item in items.into_iter().filter(|item| filter.matches(item)) {
             lines.push(shape.line("ADDED", item));

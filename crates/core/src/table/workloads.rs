@@ -349,14 +349,7 @@ fn service_cells(service: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .pointer("/spec/selector")
         .and_then(Value::as_object)
         .filter(|selector| !selector.is_empty())
-        .map(|selector| {
-            let mut pairs: Vec<String> = selector
-                .iter()
-                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
-                .collect();
-            pairs.sort();
-            pairs.join(",")
-        });
+        .map(crate::labels::selector_text);
     vec![
         name,
         Value::String(kind),
@@ -430,14 +423,7 @@ fn deployment_cells(deployment: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let selector = deployment
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|labels| {
-            let mut pairs: Vec<String> = labels
-                .iter()
-                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
-                .collect();
-            pairs.sort();
-            pairs.join(",")
-        });
+        .map(crate::labels::selector_text);
     vec![
         name,
         Value::String(format!("{}/{desired}", number("/status/readyReplicas"))),
