@@ -615,3 +615,97 @@ fn invalid_objects_get_422_with_field_causes() {
         );
     }
 }
+
+#[test]
+fn everyday_read_commands() {
+    let server = server();
+    for kubectl in kubectls() {
+        let info = ok(&server, &kubectl, &["cluster-info"]);
+        assert!(
+            info.contains("Kubernetes control plane is running at https://127.0.0.1:"),
+            "{info}"
+        );
+        let resources = ok(&server, &kubectl, &["api-resources"]);
+        for line in ["pods", "po", "deployments", "deploy", "configmaps", "cm"] {
+            assert!(
+                resources.split_whitespace().any(|word| word == line),
+                "{line} missing:\n{resources}"
+            );
+        }
+        let dry_run = ok(
+            &server,
+            &kubectl,
+            &[
+                "run",
+                "web",
+                "--image",
+                "nginx",
+                "--dry-run=client",
+                "-o",
+                "yaml",
+            ],
+        );
+        assert!(
+            dry_run.contains("kind: Pod") && dry_run.contains("image: nginx"),
+            "{dry_run}"
+        );
+    }
+    let kubectl = &kubectls()[1];
+    ok(&server, kubectl, &["run", "web", "--image", "nginx"]);
+    ok(
+        &server,
+        kubectl,
+        &["create", "deployment", "d", "--image", "nginx"],
+    );
+    let wide = ok(&server, kubectl, &["get", "pods", "-A", "-o", "wide"]);
+    let header: Vec<&str> = wide
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ],
+        "{wide}"
+    );
+    assert!(
+        wide.lines()
+            .any(|line| line.starts_with("default") && line.contains("web")),
+        "{wide}"
+    );
+    let all = ok(&server, kubectl, &["get", "all"]);
+    assert!(
+        all.contains("pod/web")
+            && all.contains("deployment.apps/d")
+            && all.contains("service/kubernetes"),
+        "{all}"
+    );
+    let described = ok(&server, kubectl, &["describe", "pod", "web"]);
+    assert!(
+        described.contains("Name:") && described.contains("web") && described.contains("nginx"),
+        "{described}"
+    );
+    let nodes = server
+        .kubectl_with(kubectl, &["get", "nodes"], None)
+        .expect("kubectl runs");
+    assert!(nodes.status.success(), "{}", text(&nodes));
+    assert!(
+        String::from_utf8_lossy(&nodes.stderr).contains("No resources found"),
+        "{}",
+        text(&nodes)
+    );
+}
