@@ -9,5 +9,6 @@ pub mod openapi;
 pub mod protobuf;
 pub mod registry;
 pub mod status;
+pub mod strategic_merge;
 pub mod table;
 pub mod validation;

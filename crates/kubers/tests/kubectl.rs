@@ -709,3 +709,67 @@ fn everyday_read_commands() {
         text(&nodes)
     );
 }
+
+#[test]
+fn apply_and_set_image_merge_containers_by_name() {
+    let server = server();
+    for (index, kubectl) in kubectls().iter().enumerate() {
+        let name = format!("merged-{index}");
+        let manifest = |image: &str, tier: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels:\n    tier: {tier}\nspec:\n  \
+                 selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    \
+                 spec:\n      containers:\n      - name: web\n        image: {image}\n        ports:\n        - containerPort: 80\n      \
+                 - name: sidecar\n        image: busybox:1.36\n"
+            )
+        };
+        for (image, tier) in [("nginx:1.27", "front"), ("nginx:1.28", "edge")] {
+            let output = run(
+                &server,
+                kubectl,
+                &["apply", "-f", "-"],
+                Some(&manifest(image, tier)),
+            );
+            assert!(
+                output.status.success(),
+                "{}\n{}",
+                text(&output),
+                server.log()
+            );
+        }
+        let shown = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "deploy",
+                &name,
+                "-o",
+                "jsonpath={.spec.template.spec.containers[*].image} {.spec.template.spec.containers[0].ports[0].containerPort} {.metadata.labels.tier}",
+            ],
+        );
+        assert_eq!(shown, "nginx:1.28 busybox:1.36 80 edge");
+        ok(
+            &server,
+            kubectl,
+            &[
+                "set",
+                "image",
+                &format!("deployment/{name}"),
+                "sidecar=busybox:1.37",
+            ],
+        );
+        let images = ok(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "deploy",
+                &name,
+                "-o",
+                "jsonpath={.spec.template.spec.containers[*].image} {.metadata.generation}",
+            ],
+        );
+        assert_eq!(images, "nginx:1.28 busybox:1.37 3");
+    }
+}

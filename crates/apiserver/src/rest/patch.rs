@@ -1,8 +1,5 @@
-//! PATCH: JSON merge patch (RFC 7386) and JSON patch (RFC 6902); strategic merge patch for maps.
-//!
-//! FIXME: strategic merge patch merges maps like a merge patch and replaces lists whole; lists with merge
-//! keys (`containers` by `name`, ...) and the `$setElementOrder`, `$retainKeys` and
-//! `$deleteFromPrimitiveList` directives need the per-type patch metadata from the OpenAPI schema.
+//! PATCH: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic merge patch
+//! (`kubers_core::strategic_merge`).
 
 use axum::response::Response;
 use serde_json::{Map, Value};
@@ -22,17 +19,18 @@ pub async fn patch(
         .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
     let current = update::read_current(app, request).await?;
     let patched = match content_type.as_str() {
-        "application/merge-patch+json" => merge(current.object.clone(), &patch, false),
-        "application/strategic-merge-patch+json" => merge(current.object.clone(), &patch, true),
+        "application/merge-patch+json" => merge(current.object.clone(), &patch),
+        "application/strategic-merge-patch+json" => {
+            kubers_core::strategic_merge::apply(current.object.clone(), &patch)
+        }
         "application/json-patch+json" => json_patch(current.object.clone(), &patch)?,
         _ => return Err(ApiError::unsupported_media_type()),
     };
     update::store_update(app, request, current, patched).await
 }
 
-/// RFC 7386: objects merge key by key, `null` removes, anything else replaces. With `strategic`, keys
-/// starting with `$` (directives) are dropped instead of stored.
-pub fn merge(target: Value, patch: &Value, strategic: bool) -> Value {
+/// RFC 7386: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge(target: Value, patch: &Value) -> Value {
     let Value::Object(patch) = patch else {
         return patch.clone();
     };
@@ -41,14 +39,11 @@ pub fn merge(target: Value, patch: &Value, strategic: bool) -> Value {
         _ => Map::new(),
     };
     for (key, value) in patch {
-        if strategic && (key.starts_with('$') || key.starts_with("$setElementOrder/")) {
-            continue;
-        }
         if value.is_null() {
             target.remove(key);
         } else {
             let existing = target.remove(key).unwrap_or(Value::Null);
-            target.insert(key.clone(), merge(existing, value, strategic));
+            target.insert(key.clone(), merge(existing, value));
         }
     }
     Value::Object(target)
@@ -168,18 +163,11 @@ mod tests {
         let patched = merge(
             target,
             &json!({"metadata": {"labels": {"b": null, "c": "3"}}}),
-            false,
         );
         assert_eq!(
             patched,
             json!({"metadata": {"labels": {"a": "1", "c": "3"}}, "data": {"x": "y"}})
         );
-        let strategic = merge(
-            json!({"spec": {}}),
-            &json!({"spec": {"$setElementOrder/containers": [], "x": 1}}),
-            true,
-        );
-        assert_eq!(strategic, json!({"spec": {"x": 1}}));
     }
 
     #[test]

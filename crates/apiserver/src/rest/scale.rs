@@ -30,8 +30,9 @@ pub async fn change(
         let body: Value = serde_json::from_slice(body)
             .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
         match media.as_str() {
-            "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                patch::merge(scale, &body, media.contains("strategic"))
+            "application/merge-patch+json" => patch::merge(scale, &body),
+            "application/strategic-merge-patch+json" => {
+                kubers_core::strategic_merge::apply(scale, &body)
             }
             _ => return Err(ApiError::unsupported_media_type()),
         }
