@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod discovery;
+pub mod json_patch;
 pub mod labels;
 pub mod media;
 pub mod openapi;

@@ -1,8 +1,9 @@
-//! PATCH: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic merge patch
-//! (`kubers_core::strategic_merge`).
+//! PATCH: JSON merge patch, JSON patch (`kubers_core::json_patch`) and strategic merge patch
+//! (`kubers_core::strategic_merge`), then stored like an update.
 
 use axum::response::Response;
-use serde_json::{Map, Value};
+use kubers_core::json_patch;
+use serde_json::Value;
 
 use super::{ResourceRequest, update};
 use crate::App;
@@ -19,171 +20,12 @@ pub async fn patch(
         .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
     let current = update::read_current(app, request).await?;
     let patched = match content_type.as_str() {
-        "application/merge-patch+json" => merge(current.object.clone(), &patch),
+        "application/merge-patch+json" => json_patch::merge(current.object.clone(), &patch),
         "application/strategic-merge-patch+json" => {
             kubers_core::strategic_merge::apply(current.object.clone(), &patch)
         }
-        "application/json-patch+json" => json_patch(current.object.clone(), &patch)?,
+        "application/json-patch+json" => json_patch::json_patch(current.object.clone(), &patch)?,
         _ => return Err(ApiError::unsupported_media_type()),
     };
     update::store_update(app, request, current, patched).await
-}
-
-/// RFC 7386: objects merge key by key, `null` removes, anything else replaces.
-pub fn merge(target: Value, patch: &Value) -> Value {
-    let Value::Object(patch) = patch else {
-        return patch.clone();
-    };
-    let mut target = match target {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    };
-    for (key, value) in patch {
-        if value.is_null() {
-            target.remove(key);
-        } else {
-            let existing = target.remove(key).unwrap_or(Value::Null);
-            target.insert(key.clone(), merge(existing, value));
-        }
-    }
-    Value::Object(target)
-}
-
-/// RFC 6902 operations: add, remove, replace, move, copy, test.
-fn json_patch(mut document: Value, patch: &Value) -> Result<Value, ApiError> {
-    let operations = patch
-        .as_array()
-        .ok_or_else(|| ApiError::bad_request("a JSON patch must be an array of operations"))?;
-    for operation in operations {
-        let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
-        let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
-        let value = operation.get("value").cloned();
-        match op {
-            "add" => add(&mut document, path, value.unwrap_or(Value::Null))?,
-            "remove" => {
-                remove(&mut document, path)?;
-            }
-            "replace" => {
-                remove(&mut document, path)?;
-                add(&mut document, path, value.unwrap_or(Value::Null))?;
-            }
-            "move" | "copy" => {
-                let from = operation.get("from").and_then(Value::as_str).unwrap_or("");
-                let moved = if op == "move" {
-                    remove(&mut document, from)?
-                } else {
-                    document
-                        .pointer(from)
-                        .cloned()
-                        .ok_or_else(|| missing(from))?
-                };
-                add(&mut document, path, moved)?;
-            }
-            "test" => {
-                if document.pointer(path) != value.as_ref() {
-                    return Err(ApiError::status(
-                        422,
-                        "Invalid",
-                        format!("the test operation at {path:?} failed"),
-                    ));
-                }
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown JSON patch operation {other:?}"
-                )));
-            }
-        }
-    }
-    Ok(document)
-}
-
-fn missing(path: &str) -> ApiError {
-    ApiError::status(422, "Invalid", format!("the path {path:?} does not exist"))
-}
-
-fn split(path: &str) -> Result<(String, String), ApiError> {
-    let (parent, last) = path.rsplit_once('/').ok_or_else(|| missing(path))?;
-    Ok((
-        parent.to_owned(),
-        last.replace("~1", "/").replace("~0", "~"),
-    ))
-}
-
-fn add(document: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
-    if path.is_empty() {
-        *document = value;
-        return Ok(());
-    }
-    let (parent, last) = split(path)?;
-    match document.pointer_mut(&parent).ok_or_else(|| missing(path))? {
-        Value::Object(map) => {
-            map.insert(last, value);
-        }
-        Value::Array(list) => {
-            let index = if last == "-" {
-                list.len()
-            } else {
-                last.parse::<usize>()
-                    .ok()
-                    .filter(|index| *index <= list.len())
-                    .ok_or_else(|| missing(path))?
-            };
-            list.insert(index, value);
-        }
-        _ => return Err(missing(path)),
-    }
-    Ok(())
-}
-
-fn remove(document: &mut Value, path: &str) -> Result<Value, ApiError> {
-    let (parent, last) = split(path)?;
-    match document.pointer_mut(&parent).ok_or_else(|| missing(path))? {
-        Value::Object(map) => map.remove(&last).ok_or_else(|| missing(path)),
-        Value::Array(list) => {
-            let index = last
-                .parse::<usize>()
-                .ok()
-                .filter(|index| *index < list.len())
-                .ok_or_else(|| missing(path))?;
-            Ok(list.remove(index))
-        }
-        _ => Err(missing(path)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch() {
-        let target = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "data": {"x": "y"}});
-        let patched = merge(
-            target,
-            &json!({"metadata": {"labels": {"b": null, "c": "3"}}}),
-        );
-        assert_eq!(
-            patched,
-            json!({"metadata": {"labels": {"a": "1", "c": "3"}}, "data": {"x": "y"}})
-        );
-    }
-
-    #[test]
-    fn json_patches() {
-        let document = json!({"spec": {"replicas": 1, "list": [1, 2]}});
-        let patched = json_patch(
-            document,
-            &json!([
-                {"op": "replace", "path": "/spec/replicas", "value": 3},
-                {"op": "add", "path": "/spec/list/-", "value": 3},
-                {"op": "remove", "path": "/spec/list/0"},
-                {"op": "test", "path": "/spec/replicas", "value": 3}
-            ]),
-        )
-        .expect("valid patch");
-        assert_eq!(patched, json!({"spec": {"replicas": 3, "list": [2, 3]}}));
-        assert!(json_patch(json!({}), &json!([{"op": "remove", "path": "/nope"}])).is_err());
-    }
 }

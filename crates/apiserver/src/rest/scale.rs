@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::update;
-use super::{ResourceRequest, decode_body, json_response, object, patch, store_error};
+use super::{ResourceRequest, decode_body, json_response, object, store_error};
 use crate::App;
 use crate::errors::ApiError;
 
@@ -30,7 +30,7 @@ pub async fn change(
         let body: Value = serde_json::from_slice(body)
             .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
         match media.as_str() {
-            "application/merge-patch+json" => patch::merge(scale, &body),
+            "application/merge-patch+json" => kubers_core::json_patch::merge(scale, &body),
             "application/strategic-merge-patch+json" => {
                 kubers_core::strategic_merge::apply(scale, &body)
             }

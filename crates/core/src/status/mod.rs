@@ -168,6 +168,11 @@ pub fn invalid(kind: GroupKind<'_>, name: &str, causes: &[Cause]) -> StatusError
     )
 }
 
+/// 422 for a patch that cannot be applied (a failed `test`, a missing path).
+pub fn invalid_patch(message: &str) -> StatusError {
+    failure(422, "Invalid", message, None)
+}
+
 /// 400 `BadRequest` with `message` as given.
 pub fn bad_request(message: &str) -> StatusError {
     failure(400, "BadRequest", message, None)
