@@ -73,6 +73,7 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
     let pki = pki::Pki::load_or_create(&pki::PkiConfig {
         dir: server_dir.join("tls"),
         token_path: server_dir.join("token"),
+        token: config.token.clone(),
         hostnames,
         ips,
     })?;

@@ -143,6 +143,8 @@ pub struct PkiConfig {
     pub dir: PathBuf,
     /// The node join token file: `<data-dir>/server/token`.
     pub token_path: PathBuf,
+    /// `--token`: the join token (or its secret) to use instead of a generated one.
+    pub token: Option<String>,
     /// Extra DNS names for the serving certificate (the machine hostname, ...).
     pub hostnames: Vec<String>,
     /// Extra IP addresses for the serving certificate (node IP, bind address, first service IP).
@@ -205,7 +207,8 @@ impl Pki {
         let (service_account_key_pem, service_account_pub_pem) =
             certs::load_or_create_signing_key(&dir.join(SA_KEY), &dir.join(SA_PUB))?;
 
-        let token = token::load_or_create(&config.token_path, &ca.cert_pem)?;
+        let token =
+            token::load_or_create(&config.token_path, &ca.cert_pem, config.token.as_deref())?;
 
         Ok(Pki {
             dir,

@@ -22,6 +22,7 @@ fn config(root: &Path) -> PkiConfig {
     PkiConfig {
         dir: root.join("server/tls"),
         token_path: root.join("server/token"),
+        token: None,
         hostnames: vec!["node-a".to_string()],
         ips: vec!["10.43.0.1".parse().unwrap()],
     }

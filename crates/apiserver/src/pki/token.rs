@@ -15,10 +15,25 @@ const USER: &str = "server";
 ///
 /// A stored token is reused unchanged, except that a secure token whose CA hash no longer matches
 /// `ca_cert_pem` (the CA was regenerated) keeps its secret but gets the new hash.
-pub(super) fn load_or_create(path: &Path, ca_cert_pem: &str) -> Result<String> {
+pub(super) fn load_or_create(
+    path: &Path,
+    ca_cert_pem: &str,
+    given: Option<&str>,
+) -> Result<String> {
     let ca_hash = sha256_hex(ca_cert_pem.as_bytes());
     let stored = files::read_optional(path)?;
     let stored = stored.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    // `--token`: a full `K10...` token as given, anything else as the secret of one (like k3s).
+    if let Some(given) = given.map(str::trim).filter(|t| !t.is_empty()) {
+        let token = match parse(given) {
+            Parsed::Secure { .. } => given.to_owned(),
+            Parsed::Other => format_token(&ca_hash, given),
+        };
+        if stored != Some(token.as_str()) {
+            files::write_atomic(path, format!("{token}\n").as_bytes(), SECRET_MODE)?;
+        }
+        return Ok(token);
+    }
     let token = match stored {
         None => format_token(&ca_hash, &random_secret()),
         Some(token) => match parse(token) {
@@ -102,17 +117,25 @@ mod tests {
     fn token_is_created_reused_and_rehashed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server/token");
-        let first = load_or_create(&path, "ca one").unwrap();
+        let first = load_or_create(&path, "ca one", None).unwrap();
         let hash = sha256_hex(b"ca one");
         assert!(first.starts_with(&format!("K10{hash}::server:")), "{first}");
         assert_eq!(first.rsplit(':').next().unwrap().len(), 32);
-        assert_eq!(load_or_create(&path, "ca one").unwrap(), first);
+        assert_eq!(load_or_create(&path, "ca one", None).unwrap(), first);
 
-        let rehashed = load_or_create(&path, "ca two").unwrap();
+        let rehashed = load_or_create(&path, "ca two", None).unwrap();
         assert!(rehashed.starts_with(&format!("K10{}::", sha256_hex(b"ca two"))));
         assert_eq!(rehashed.rsplit(':').next(), first.rsplit(':').next());
 
         std::fs::write(&path, "plain\n").unwrap();
-        assert_eq!(load_or_create(&path, "ca two").unwrap(), "plain");
+        assert_eq!(load_or_create(&path, "ca two", None).unwrap(), "plain");
+
+        // `--token` wins: a secret becomes a full token, and the file follows.
+        let given = load_or_create(&path, "ca two", Some("s3cret")).unwrap();
+        assert_eq!(
+            given,
+            format!("K10{}::server:s3cret", sha256_hex(b"ca two"))
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), given);
     }
 }
