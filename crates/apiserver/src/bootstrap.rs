@@ -1,10 +1,14 @@
-//! Objects every cluster starts with: the namespaces `default`, `kube-system`, `kube-public` and
-//! `kube-node-lease`, and the `kubernetes` service on the first service IP; created once (an existing
-//! one is left as it is).
+//! Objects every cluster starts with, created once (an existing one is left as it is): the namespaces
+//! `default`, `kube-system`, `kube-public` and `kube-node-lease`; the `kubernetes` service on the first
+//! service IP with its Endpoints and EndpointSlice pointing at this API server; and the system priority
+//! classes.
+
+use std::net::IpAddr;
 
 use chrono::{SecondsFormat, Utc};
+use kubers_core::registry;
 use kubers_store::{Error, Result, Store};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::config::Ipv4Cidr;
 use crate::rest::reserve_ip;
@@ -12,51 +16,80 @@ use crate::rest::reserve_ip;
 /// The namespaces upstream creates at start.
 const NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// Where clients reach this API server: the address in the `kubernetes` service's endpoints.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiEndpoint {
+    /// The address.
+    pub ip: IpAddr,
+    /// The HTTPS port.
+    pub port: u16,
+}
+
 /// Creates whatever of the initial objects is missing.
-pub async fn ensure(store: &dyn Store, service_cidr: Ipv4Cidr, port: u16) -> Result<()> {
+pub async fn ensure(
+    store: &dyn Store,
+    service_cidr: Ipv4Cidr,
+    endpoint: ApiEndpoint,
+) -> Result<()> {
     for name in NAMESPACES {
         let namespace = json!({
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {
-                "name": name,
-                "uid": uuid::Uuid::new_v4().to_string(),
-                "creationTimestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-                "labels": {"kubernetes.io/metadata.name": name},
-            },
+            "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},
         });
-        let value = bytes::Bytes::from(namespace.to_string());
-        match store
-            .create(&format!("/registry/namespaces/{name}"), value)
-            .await
-        {
-            Ok(_) | Err(Error::AlreadyExists { .. }) => {}
-            Err(error) => return Err(error),
-        }
+        create(store, "", "namespaces", None, name, namespace).await?;
     }
-    kubernetes_service(store, service_cidr, port).await
+    kubernetes_service(store, service_cidr, endpoint).await?;
+    for (name, value, description) in [
+        (
+            "system-node-critical",
+            2_000_001_000,
+            "Used for system critical pods that must not be moved from their current node.",
+        ),
+        (
+            "system-cluster-critical",
+            2_000_000_000,
+            "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.",
+        ),
+    ] {
+        let class = json!({
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+            "globalDefault": false,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "description": description,
+        });
+        create(
+            store,
+            "scheduling.k8s.io",
+            "priorityclasses",
+            None,
+            name,
+            class,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
-/// `default/kubernetes`: the API server as a service, on the first address of the service range.
-async fn kubernetes_service(store: &dyn Store, service_cidr: Ipv4Cidr, port: u16) -> Result<()> {
-    let key = "/registry/services/specs/default/kubernetes";
-    if store.get(key).await?.is_some() {
-        return Ok(());
-    }
+/// `default/kubernetes`: the API server as a service on the first address of the service range, with
+/// its Endpoints and EndpointSlice.
+async fn kubernetes_service(
+    store: &dyn Store,
+    service_cidr: Ipv4Cidr,
+    endpoint: ApiEndpoint,
+) -> Result<()> {
     let ip = service_cidr.first();
     reserve_ip(store, ip).await?;
+    let labels = json!({"component": "apiserver", "provider": "kubernetes"});
     let service = json!({
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {
-            "name": "kubernetes",
-            "namespace": "default",
-            "uid": uuid::Uuid::new_v4().to_string(),
-            "creationTimestamp": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-            "labels": {"component": "apiserver", "provider": "kubernetes"},
-        },
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
         "spec": {
             "type": "ClusterIP",
             "clusterIP": ip.to_string(),
@@ -65,12 +98,82 @@ async fn kubernetes_service(store: &dyn Store, service_cidr: Ipv4Cidr, port: u16
             "ipFamilyPolicy": "SingleStack",
             "internalTrafficPolicy": "Cluster",
             "sessionAffinity": "None",
-            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": endpoint.port}],
         },
         "status": {"loadBalancer": {}},
     });
+    create(
+        store,
+        "",
+        "services",
+        Some("default"),
+        "kubernetes",
+        service,
+    )
+    .await?;
+    let endpoints = json!({
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{
+            "addresses": [{"ip": endpoint.ip.to_string()}],
+            "ports": [{"name": "https", "port": endpoint.port, "protocol": "TCP"}],
+        }],
+    });
+    create(
+        store,
+        "",
+        "endpoints",
+        Some("default"),
+        "kubernetes",
+        endpoints,
+    )
+    .await?;
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes",
+                                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+        "addressType": if endpoint.ip.is_ipv4() { "IPv4" } else { "IPv6" },
+        "endpoints": [{"addresses": [endpoint.ip.to_string()], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": endpoint.port, "protocol": "TCP"}],
+    });
+    create(
+        store,
+        "discovery.k8s.io",
+        "endpointslices",
+        Some("default"),
+        "kubernetes",
+        slice,
+    )
+    .await
+}
+
+/// Stores `object` (given a uid and creation time) unless the key is taken.
+async fn create(
+    store: &dyn Store,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    name: &str,
+    mut object: Value,
+) -> Result<()> {
+    // Every bootstrap object's group serves v1.
+    let Some(info) = registry::find(group, "v1", resource) else {
+        return Ok(());
+    };
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        metadata.insert(
+            "creationTimestamp".into(),
+            json!(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),
+        );
+    }
+    let key = registry::storage_key(info, namespace, Some(name));
     match store
-        .create(key, bytes::Bytes::from(service.to_string()))
+        .create(&key, bytes::Bytes::from(object.to_string()))
         .await
     {
         Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),

@@ -81,8 +81,18 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
     pki::write_kubeconfig(&config.kubeconfig_path, &server_url, &pki)?;
     let tls = Arc::new(pki.server_tls_config()?);
     let storage = storage::Storage::open(&config).await?;
-    bootstrap::ensure(storage.store.as_ref(), config.service_cidr, config.port).await?;
-    let advertise = config.node_ip.unwrap_or(config.bind_address);
+    let advertise = config
+        .node_ip
+        .unwrap_or(if config.bind_address.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            config.bind_address
+        });
+    let endpoint = bootstrap::ApiEndpoint {
+        ip: advertise,
+        port: config.port,
+    };
+    bootstrap::ensure(storage.store.as_ref(), config.service_cidr, endpoint).await?;
     let app = App {
         store: Arc::clone(&storage.store),
         authenticator: Authenticator::new(pki.token()),

@@ -456,6 +456,35 @@ fn services_get_unique_cluster_ips_and_node_ports() {
         ],
     );
     assert_eq!(kubernetes, "10.43.0.1");
+    let endpoint = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "endpoints",
+            "kubernetes",
+            "-o",
+            "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}",
+        ],
+    );
+    assert_eq!(endpoint, format!("127.0.0.1:{}", server.port()));
+    let slice = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "endpointslices",
+            "kubernetes",
+            "-o",
+            "jsonpath={.endpoints[0].addresses[0]}",
+        ],
+    );
+    assert_eq!(slice, "127.0.0.1");
+    let classes = ok(&server, kubectl, &["get", "priorityclasses", "-o", "name"]);
+    assert!(
+        classes.contains("system-node-critical") && classes.contains("system-cluster-critical"),
+        "{classes}"
+    );
     let mut ips = std::collections::HashSet::from([kubernetes]);
     for index in 0..5 {
         let name = format!("s{index}");
