@@ -802,3 +802,72 @@ fn apply_and_set_image_merge_containers_by_name() {
         assert_eq!(images, "nginx:1.28 busybox:1.37 3");
     }
 }
+
+#[test]
+fn graceful_deletion_and_finalizers() {
+    let server = server();
+    let kubectl = &kubectls()[1];
+    let bound = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bound\nspec:\n  nodeName: node-1\n  containers:\n  - name: c\n    image: busybox:1.36\n";
+    let output = run(&server, kubectl, &["apply", "-f", "-"], Some(bound));
+    assert!(output.status.success(), "{}", text(&output));
+    ok(
+        &server,
+        kubectl,
+        &["delete", "pod", "bound", "--wait=false"],
+    );
+    let marked = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pod",
+            "bound",
+            "-o",
+            "jsonpath={.metadata.deletionGracePeriodSeconds}",
+        ],
+    );
+    assert_eq!(marked, "30", "a bound pod waits for its kubelet");
+    let table = ok(&server, kubectl, &["get", "pod", "bound"]);
+    assert!(table.contains("Terminating"), "{table}");
+    ok(
+        &server,
+        kubectl,
+        &["delete", "pod", "bound", "--grace-period=0", "--force"],
+    );
+    fails(&server, kubectl, &["get", "pod", "bound"]);
+
+    let held = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers:\n  - example.com/hold\n";
+    let output = run(&server, kubectl, &["apply", "-f", "-"], Some(held));
+    assert!(output.status.success(), "{}", text(&output));
+    ok(
+        &server,
+        kubectl,
+        &["delete", "configmap", "held", "--wait=false"],
+    );
+    let at = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "configmap",
+            "held",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ],
+    );
+    assert!(!at.is_empty(), "marked for deletion");
+    ok(
+        &server,
+        kubectl,
+        &[
+            "patch",
+            "configmap",
+            "held",
+            "--type=merge",
+            "-p",
+            "{\"metadata\":{\"finalizers\":null}}",
+        ],
+    );
+    let gone = fails(&server, kubectl, &["get", "configmap", "held"]);
+    assert!(gone.contains("NotFound"), "{gone}");
+}

@@ -1,4 +1,7 @@
-//! DELETE of one object, honouring a `resourceVersion` precondition in the DeleteOptions body.
+//! DELETE of one object, like upstream: a `resourceVersion` precondition in the DeleteOptions body; a
+//! pod bound to a node is only marked (`deletionTimestamp` after its grace period) and its kubelet
+//! removes it; an object with finalizers is marked and removed when the last finalizer goes (see
+//! `update::store_update`); anything else goes at once.
 
 use axum::response::Response;
 use serde_json::Value;
@@ -29,9 +32,29 @@ pub async fn delete(
         })?),
         None => None,
     };
+    let current = super::update::read_current(app, request).await?;
     if request.query.dry_run {
-        let current = super::update::read_current(app, request).await?;
         return Ok(json_response(200, &current.object));
+    }
+    let grace = request
+        .query
+        .grace_period_seconds
+        .or_else(|| options.get("gracePeriodSeconds").and_then(Value::as_i64));
+    if let Some(marked) = mark_for_deletion(request, &current.object, grace) {
+        if expected.is_some_and(|expected| expected != current.revision) {
+            let name = request.target.name.as_deref().unwrap_or("");
+            return Err(ApiError::conflict(request.info.group_resource(), name));
+        }
+        let mut marked = marked;
+        if marked != current.object {
+            let revision = app
+                .store
+                .update(&request.key(), object::to_stored(&marked), current.revision)
+                .await
+                .map_err(|error| store_error(request, error))?;
+            object::set_resource_version(&mut marked, revision);
+        }
+        return Ok(json_response(200, &marked));
     }
     let deleted = app
         .store
@@ -87,4 +110,56 @@ pub async fn delete_collection(app: &App, request: &ResourceRequest) -> Result<R
 
 fn is_service(request: &ResourceRequest) -> bool {
     request.info.group.is_empty() && request.info.resource == "services"
+}
+
+/// The object marked for a deletion that has to wait (a bound pod's grace period, or finalizers), or
+/// `None` when it can go at once.
+fn mark_for_deletion(
+    request: &ResourceRequest,
+    current: &Value,
+    grace: Option<i64>,
+) -> Option<Value> {
+    let finalizers = current
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|finalizers| !finalizers.is_empty());
+    let is_pod = request.info.group.is_empty() && request.info.resource == "pods";
+    let bound = current
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|node| !node.is_empty());
+    let terminal = matches!(
+        current.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    let grace = grace
+        .or_else(|| {
+            current
+                .pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+        })
+        .unwrap_or(30)
+        .max(0);
+    let graceful = is_pod && bound && !terminal && grace > 0;
+    if !graceful && !finalizers {
+        return None;
+    }
+    let mut marked = current.clone();
+    let metadata = object::metadata_mut(&mut marked)?;
+    let seconds = if graceful { grace } else { 0 };
+    let previous = metadata
+        .get("deletionGracePeriodSeconds")
+        .and_then(Value::as_i64);
+    // A second delete may shorten the grace period, never lengthen it.
+    if metadata.get("deletionTimestamp").is_none()
+        || previous.is_some_and(|previous| seconds < previous)
+    {
+        let at = chrono::Utc::now() + chrono::TimeDelta::seconds(seconds);
+        metadata.insert(
+            "deletionTimestamp".into(),
+            Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        metadata.insert("deletionGracePeriodSeconds".into(), Value::from(seconds));
+    }
+    Some(marked)
 }

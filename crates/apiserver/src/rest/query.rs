@@ -27,6 +27,8 @@ pub struct Query {
     pub send_initial_events: bool,
     /// `dryRun=All`.
     pub dry_run: bool,
+    /// `gracePeriodSeconds` of a delete.
+    pub grace_period_seconds: Option<i64>,
 }
 
 impl Query {
@@ -61,6 +63,11 @@ impl Query {
                 "allowWatchBookmarks" => query.allow_watch_bookmarks = flag(),
                 "sendInitialEvents" => query.send_initial_events = flag(),
                 "dryRun" => query.dry_run = value == "All",
+                "gracePeriodSeconds" => {
+                    query.grace_period_seconds = Some(value.parse().map_err(|_| {
+                        ApiError::bad_request(format!("invalid gracePeriodSeconds {value:?}"))
+                    })?)
+                }
                 _ => {}
             }
         }

@@ -10,10 +10,11 @@ use crate::App;
 use crate::errors::ApiError;
 
 /// Fields of metadata only the server sets; an update keeps the stored values.
-const SERVER_OWNED_METADATA: [&str; 4] = [
+const SERVER_OWNED_METADATA: [&str; 5] = [
     "uid",
     "creationTimestamp",
     "deletionTimestamp",
+    "deletionGracePeriodSeconds",
     "generation",
 ];
 
@@ -128,6 +129,16 @@ pub async fn store_update(
     if request.query.dry_run {
         return Ok(json_response(200, &updated));
     }
+    if finalized(&updated) {
+        // The last finalizer of an object marked for deletion is gone: the object goes now.
+        let deleted = app
+            .store
+            .delete(&request.key(), Some(current.revision))
+            .await
+            .map_err(|error| store_error(request, error))?;
+        object::set_resource_version(&mut updated, deleted.revision);
+        return Ok(json_response(200, &updated));
+    }
     let revision = app
         .store
         .update(
@@ -200,4 +211,21 @@ fn keep_cluster_ip(current: &Value, updated: &mut Value, name: &str) -> Result<(
             )],
         )),
     }
+}
+
+/// Whether `object` is marked for deletion, has no finalizers left and no grace period to wait for.
+fn finalized(object: &Value) -> bool {
+    let metadata = object.get("metadata");
+    let marked = metadata
+        .and_then(|metadata| metadata.get("deletionTimestamp"))
+        .is_some_and(|at| !at.is_null());
+    let finalizers = metadata
+        .and_then(|metadata| metadata.get("finalizers"))
+        .and_then(Value::as_array)
+        .is_some_and(|finalizers| !finalizers.is_empty());
+    let grace = metadata
+        .and_then(|metadata| metadata.get("deletionGracePeriodSeconds"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    marked && !finalizers && grace == 0
 }
