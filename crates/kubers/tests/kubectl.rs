@@ -909,3 +909,37 @@ fn python_client_lists_creates_and_watches() {
         );
     }
 }
+
+#[test]
+fn binding_assigns_a_pod_to_a_node_once() {
+    let server = server();
+    let kubectl = &kubectls()[1];
+    ok(&server, kubectl, &["run", "web", "--image", "nginx"]);
+    let binding = "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"web\"},\"target\":{\"kind\":\"Node\",\"name\":\"node-1\"}}";
+    let path = "/api/v1/namespaces/default/pods/web/binding";
+    let output = run(
+        &server,
+        kubectl,
+        &["create", "--raw", path, "-f", "-"],
+        Some(binding),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let node = ok(
+        &server,
+        kubectl,
+        &["get", "pod", "web", "-o", "jsonpath={.spec.nodeName}"],
+    );
+    assert_eq!(node, "node-1");
+    let again = run(
+        &server,
+        kubectl,
+        &["create", "--raw", path, "-f", "-"],
+        Some(binding),
+    );
+    assert!(!again.status.success(), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is already assigned to node"),
+        "{}",
+        text(&again)
+    );
+}

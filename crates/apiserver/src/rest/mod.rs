@@ -5,6 +5,7 @@ mod allocator;
 
 pub use allocator::reserve_ip;
 
+mod binding;
 mod create;
 mod delete;
 mod filter;
@@ -128,6 +129,11 @@ async fn dispatch(
         (&Method::GET, false, None) if request.query.watch => watch::watch(app, &request).await,
         (&Method::GET, false, None) => list::list(app, &request).await,
         (&Method::POST, false, None) => create::create(app, &request, &body).await,
+        (&Method::POST, true, Some("binding"))
+            if request.info.group.is_empty() && request.info.resource == "pods" =>
+        {
+            binding::bind(app, &request, &body).await
+        }
         (&Method::PUT, true, None | Some("status")) => update::update(app, &request, &body).await,
         (&Method::PATCH, true, None | Some("status")) => patch::patch(app, &request, &body).await,
         (&Method::DELETE, true, None) => delete::delete(app, &request, &body).await,
