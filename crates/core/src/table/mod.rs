@@ -6,6 +6,7 @@
 mod config;
 mod default;
 mod duration;
+mod events;
 mod namespaces;
 mod workloads;
 
@@ -157,6 +158,7 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("", "nodes") => workloads::NODES,
         ("", "services") => workloads::SERVICES,
         ("apps", "deployments") => workloads::DEPLOYMENTS,
+        ("", "events") | ("events.k8s.io", "events") => events::EVENTS,
         _ => default::PRINTER,
     }
 }

@@ -234,3 +234,33 @@ fn pods_nodes_and_services_have_upstream_columns() {
         json!(["d", "2/3", 3, 2, "10m", "c", "nginx", "app=d"]),
     );
 }
+
+#[test]
+fn events_name_their_object() {
+    use serde_json::json;
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let info = registry::find("", "v1", "events").expect("events");
+    let event = json!({"metadata": {"name": "web.1", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "involvedObject": {"kind": "Pod", "name": "web"}, "type": "Normal", "reason": "Scheduled",
+        "message": "Successfully assigned default/web to n1", "source": {"component": "default-scheduler"},
+        "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:08:00Z", "count": 2});
+    let table = super::table(info, &[event], "1", now);
+    assert_eq!(
+        table["rows"][0]["cells"],
+        json!([
+            "2m",
+            "Normal",
+            "Scheduled",
+            "pod/web",
+            "",
+            "default-scheduler",
+            "Successfully assigned default/web to n1",
+            "10m",
+            2,
+            "web.1"
+        ])
+    );
+}
