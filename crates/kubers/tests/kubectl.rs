@@ -943,3 +943,57 @@ fn binding_assigns_a_pod_to_a_node_once() {
         text(&again)
     );
 }
+
+#[test]
+fn lists_at_an_exact_resource_version() {
+    let server = server();
+    let kubectl = &kubectls()[0];
+    ok(&server, kubectl, &["create", "configmap", "first"]);
+    let list = ok(
+        &server,
+        kubectl,
+        &["get", "--raw", "/api/v1/namespaces/default/configmaps"],
+    );
+    let revision = list
+        .split("\"resourceVersion\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the list has a resourceVersion")
+        .to_owned();
+    ok(&server, kubectl, &["create", "configmap", "second"]);
+    let exact = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "--raw",
+            &format!(
+                "/api/v1/namespaces/default/configmaps?resourceVersion={revision}&resourceVersionMatch=Exact"
+            ),
+        ],
+    );
+    assert!(
+        exact.contains("\"first\"") && !exact.contains("\"second\""),
+        "{exact}"
+    );
+    let current = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/default/configmaps?resourceVersion={revision}"),
+        ],
+    );
+    assert!(current.contains("\"second\""), "{current}");
+    let future = fails(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps?resourceVersion=999999",
+        ],
+    );
+    assert!(future.contains("Too large resource version"), "{future}");
+}

@@ -56,7 +56,7 @@ pub async fn read_page(
             let (after, revision) = decode_continue(token)?;
             (Some(format!("{prefix}{after}")), revision)
         }
-        None => (None, 0),
+        None => (None, read_revision(app, request).await?),
     };
     let page = app
         .store
@@ -98,6 +98,44 @@ pub async fn read_page(
         items.push(item);
     }
     Ok((items, page.revision, continue_token))
+}
+
+/// The revision a first page is read at, from `resourceVersion` and `resourceVersionMatch`: `Exact`
+/// reads that revision; otherwise ("0", unset, or `NotOlderThan`) the current state, which must not be
+/// older than the given revision.
+async fn read_revision(app: &App, request: &ResourceRequest) -> Result<Revision, ApiError> {
+    let given = match request.query.resource_version.as_deref() {
+        None | Some("0") => None,
+        Some(text) => Some(
+            text.parse::<Revision>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {text:?}")))?,
+        ),
+    };
+    match (given, request.query.resource_version_match.as_deref()) {
+        (None, Some("Exact")) => Err(ApiError::bad_request(
+            "resourceVersionMatch \"Exact\" requires a resourceVersion greater than 0",
+        )),
+        (Some(revision), Some("Exact")) => Ok(revision),
+        (Some(revision), None | Some("NotOlderThan")) => {
+            let current = app
+                .store
+                .current_revision()
+                .await
+                .map_err(|error| store_error(request, error))?;
+            if revision > current {
+                return Err(ApiError::status(
+                    504,
+                    "Timeout",
+                    format!("Too large resource version: {revision}, current: {current}"),
+                ));
+            }
+            Ok(0)
+        }
+        (None, None | Some("NotOlderThan")) => Ok(0),
+        (_, Some(other)) => Err(ApiError::bad_request(format!(
+            "unsupported resourceVersionMatch {other:?}: must be Exact or NotOlderThan"
+        ))),
+    }
 }
 
 /// Upstream's continue token: base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key after prefix>"}`,
