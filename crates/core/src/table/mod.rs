@@ -4,6 +4,7 @@
 //! default Name / Created At table.
 
 mod config;
+mod controllers;
 mod default;
 mod duration;
 mod events;
@@ -159,6 +160,9 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("", "services") => workloads::SERVICES,
         ("apps", "deployments") => workloads::DEPLOYMENTS,
         ("", "events") | ("events.k8s.io", "events") => events::EVENTS,
+        ("apps", "replicasets") | ("", "replicationcontrollers") => controllers::REPLICA_SETS,
+        ("apps", "statefulsets") => controllers::STATEFUL_SETS,
+        ("apps", "daemonsets") => controllers::DAEMON_SETS,
         _ => default::PRINTER,
     }
 }

@@ -264,3 +264,32 @@ fn events_name_their_object() {
         ])
     );
 }
+
+#[test]
+fn replica_sets_and_daemon_sets() {
+    use serde_json::json;
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let template = json!({"spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeSelector": {"os": "linux"}}});
+    let replica_set = json!({"metadata": {"name": "rs", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "a"}}, "template": template},
+        "status": {"replicas": 3, "readyReplicas": 2}});
+    let info = registry::find("apps", "v1", "replicasets").expect("replicasets");
+    assert_eq!(
+        super::table(info, &[replica_set], "1", now)["rows"][0]["cells"],
+        json!(["rs", 3, 3, 2, "10m", "c", "nginx", "app=a"])
+    );
+    let daemon_set = json!({"metadata": {"name": "ds", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": template},
+        "status": {"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": 1,
+                   "updatedNumberScheduled": 2, "numberAvailable": 1}});
+    let info = registry::find("apps", "v1", "daemonsets").expect("daemonsets");
+    assert_eq!(
+        super::table(info, &[daemon_set], "1", now)["rows"][0]["cells"],
+        json!([
+            "ds", 2, 2, 1, 2, 1, "os=linux", "10m", "c", "nginx", "app=d"
+        ])
+    );
+}

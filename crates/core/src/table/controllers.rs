@@ -1,0 +1,202 @@
+//! Tables of the workload controllers' own objects: replicasets (and replicationcontrollers),
+//! statefulsets and daemonsets, with upstream's columns.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{ColumnDefinition, Printer, age_of, meta_str};
+
+pub(crate) const REPLICA_SETS: Printer = Printer {
+    columns: replica_set_columns,
+    cells: replica_set_cells,
+};
+pub(crate) const STATEFUL_SETS: Printer = Printer {
+    columns: stateful_set_columns,
+    cells: stateful_set_cells,
+};
+pub(crate) const DAEMON_SETS: Printer = Printer {
+    columns: daemon_set_columns,
+    cells: daemon_set_cells,
+};
+
+fn column(name: &str, kind: &str, description: &str, priority: i32) -> ColumnDefinition {
+    ColumnDefinition::new(name, kind, "", description, priority)
+}
+
+fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
+    let mut columns = vec![
+        column(
+            "Containers",
+            "string",
+            "Names of each container in the template.",
+            1,
+        ),
+        column(
+            "Images",
+            "string",
+            "Images referenced by each container in the template.",
+            1,
+        ),
+    ];
+    if with_selector {
+        columns.push(column("Selector", "string", "Label selector for pods.", 1));
+    }
+    columns
+}
+
+/// Containers, Images (and Selector) cells of a workload.
+fn template_cells(object: &Value, with_selector: bool) -> Vec<Value> {
+    let containers = object
+        .pointer("/spec/template/spec/containers")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let join = |field: &str| {
+        containers
+            .iter()
+            .filter_map(|container| container[field].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut cells = vec![Value::String(join("name")), Value::String(join("image"))];
+    if with_selector {
+        let selector = object
+            .pointer("/spec/selector/matchLabels")
+            .or_else(|| object.pointer("/spec/selector"))
+            .and_then(Value::as_object)
+            .map_or_else(|| "<none>".to_owned(), crate::labels::selector_text);
+        cells.push(Value::String(selector));
+    }
+    cells
+}
+
+fn number(object: &Value, pointer: &str) -> i64 {
+    object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn name(object: &Value) -> Value {
+    Value::String(meta_str(object, "name").unwrap_or("").to_owned())
+}
+
+fn age(object: &Value, now: DateTime<Utc>) -> Value {
+    Value::String(age_of(meta_str(object, "creationTimestamp"), now))
+}
+
+fn replica_set_columns() -> Vec<ColumnDefinition> {
+    let mut columns = vec![
+        ColumnDefinition::name(),
+        column("Desired", "integer", "Number of desired pods.", 0),
+        column("Current", "integer", "Number of actual replicas.", 0),
+        column("Ready", "integer", "Number of ready replicas.", 0),
+        ColumnDefinition::age(),
+    ];
+    columns.extend(template_columns(true));
+    columns
+}
+
+fn replica_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let desired = object
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let mut cells = vec![
+        name(object),
+        Value::from(desired),
+        Value::from(number(object, "/status/replicas")),
+        Value::from(number(object, "/status/readyReplicas")),
+        age(object, now),
+    ];
+    cells.extend(template_cells(object, true));
+    cells
+}
+
+fn stateful_set_columns() -> Vec<ColumnDefinition> {
+    let mut columns = vec![
+        ColumnDefinition::name(),
+        column("Ready", "string", "Number of the pod with ready state", 0),
+        ColumnDefinition::age(),
+    ];
+    columns.extend(template_columns(false));
+    columns
+}
+
+fn stateful_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let desired = object
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let mut cells = vec![
+        name(object),
+        Value::String(format!(
+            "{}/{desired}",
+            number(object, "/status/readyReplicas")
+        )),
+        age(object, now),
+    ];
+    cells.extend(template_cells(object, false));
+    cells
+}
+
+fn daemon_set_columns() -> Vec<ColumnDefinition> {
+    let mut columns = vec![
+        ColumnDefinition::name(),
+        column(
+            "Desired",
+            "integer",
+            "The total number of nodes that should be running the daemon pod.",
+            0,
+        ),
+        column(
+            "Current",
+            "integer",
+            "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+            0,
+        ),
+        column(
+            "Ready",
+            "integer",
+            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+            0,
+        ),
+        column(
+            "Up-to-date",
+            "integer",
+            "The total number of nodes that are running updated daemon pod",
+            0,
+        ),
+        column(
+            "Available",
+            "integer",
+            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
+            0,
+        ),
+        column(
+            "Node Selector",
+            "string",
+            "NodeSelector is a selector which must be true for the pod to fit on a node.",
+            0,
+        ),
+        ColumnDefinition::age(),
+    ];
+    columns.extend(template_columns(true));
+    columns
+}
+
+fn daemon_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let node_selector = object
+        .pointer("/spec/template/spec/nodeSelector")
+        .and_then(Value::as_object)
+        .filter(|selector| !selector.is_empty())
+        .map_or_else(|| "<none>".to_owned(), crate::labels::selector_text);
+    let mut cells = vec![
+        name(object),
+        Value::from(number(object, "/status/desiredNumberScheduled")),
+        Value::from(number(object, "/status/currentNumberScheduled")),
+        Value::from(number(object, "/status/numberReady")),
+        Value::from(number(object, "/status/updatedNumberScheduled")),
+        Value::from(number(object, "/status/numberAvailable")),
+        Value::String(node_selector),
+        age(object, now),
+    ];
+    cells.extend(template_cells(object, true));
+    cells
+}
