@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{ColumnDefinition, Printer, age_of, meta_str};
+use super::{ColumnDefinition, Printer, column, name_and_age};
 
 pub(crate) const REPLICA_SETS: Printer = Printer {
     columns: replica_set_columns,
@@ -18,10 +18,6 @@ pub(crate) const DAEMON_SETS: Printer = Printer {
     columns: daemon_set_columns,
     cells: daemon_set_cells,
 };
-
-fn column(name: &str, kind: &str, description: &str, priority: i32) -> ColumnDefinition {
-    ColumnDefinition::new(name, kind, "", description, priority)
-}
 
 fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
     let mut columns = vec![
@@ -45,7 +41,7 @@ fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
 }
 
 /// Containers, Images (and Selector) cells of a workload.
-fn template_cells(object: &Value, with_selector: bool) -> Vec<Value> {
+pub(crate) fn template_cells(object: &Value, with_selector: bool) -> Vec<Value> {
     let containers = object
         .pointer("/spec/template/spec/containers")
         .and_then(Value::as_array)
@@ -73,14 +69,6 @@ fn number(object: &Value, pointer: &str) -> i64 {
     object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
-fn name(object: &Value) -> Value {
-    Value::String(meta_str(object, "name").unwrap_or("").to_owned())
-}
-
-fn age(object: &Value, now: DateTime<Utc>) -> Value {
-    Value::String(age_of(meta_str(object, "creationTimestamp"), now))
-}
-
 fn replica_set_columns() -> Vec<ColumnDefinition> {
     let mut columns = vec![
         ColumnDefinition::name(),
@@ -98,12 +86,13 @@ fn replica_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    let (name, age) = name_and_age(object, now);
     let mut cells = vec![
-        name(object),
+        name,
         Value::from(desired),
         Value::from(number(object, "/status/replicas")),
         Value::from(number(object, "/status/readyReplicas")),
-        age(object, now),
+        age,
     ];
     cells.extend(template_cells(object, true));
     cells
@@ -124,13 +113,14 @@ fn stateful_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    let (name, age) = name_and_age(object, now);
     let mut cells = vec![
-        name(object),
+        name,
         Value::String(format!(
             "{}/{desired}",
             number(object, "/status/readyReplicas")
         )),
-        age(object, now),
+        age,
     ];
     cells.extend(template_cells(object, false));
     cells
@@ -187,15 +177,16 @@ fn daemon_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .and_then(Value::as_object)
         .filter(|selector| !selector.is_empty())
         .map_or_else(|| "<none>".to_owned(), crate::labels::selector_text);
+    let (name, age) = name_and_age(object, now);
     let mut cells = vec![
-        name(object),
+        name,
         Value::from(number(object, "/status/desiredNumberScheduled")),
         Value::from(number(object, "/status/currentNumberScheduled")),
         Value::from(number(object, "/status/numberReady")),
         Value::from(number(object, "/status/updatedNumberScheduled")),
         Value::from(number(object, "/status/numberAvailable")),
         Value::String(node_selector),
-        age(object, now),
+        age,
     ];
     cells.extend(template_cells(object, true));
     cells

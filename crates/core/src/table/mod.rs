@@ -220,6 +220,19 @@ pub fn table(
     serde_json::to_value(build(info, objects, &options, now)).unwrap_or(Value::Null)
 }
 
+/// A column without a format.
+pub(crate) fn column(name: &str, kind: &str, description: &str, priority: i32) -> ColumnDefinition {
+    ColumnDefinition::new(name, kind, "", description, priority)
+}
+
+/// The Name and Age cells of an object.
+pub(crate) fn name_and_age(object: &Value, now: DateTime<Utc>) -> (Value, Value) {
+    (
+        Value::String(meta_str(object, "name").unwrap_or("").to_owned()),
+        Value::String(age_of(meta_str(object, "creationTimestamp"), now)),
+    )
+}
+
 /// `metadata.<field>` of an object as a string, if present.
 pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str()

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{ColumnDefinition, Printer, age_of, meta_str};
+use super::controllers::template_cells;
+use super::{ColumnDefinition, Printer, column, name_and_age};
 
 pub(crate) const PODS: Printer = Printer {
     columns: pod_columns,
@@ -25,10 +26,6 @@ pub(crate) const DEPLOYMENTS: Printer = Printer {
 
 const NONE: &str = "<none>";
 
-fn column(name: &str, kind: &str, description: &str, priority: i32) -> ColumnDefinition {
-    ColumnDefinition::new(name, kind, "", description, priority)
-}
-
 fn text(value: &Value, pointer: &str) -> Option<String> {
     value
         .pointer(pointer)
@@ -39,13 +36,6 @@ fn text(value: &Value, pointer: &str) -> Option<String> {
 
 fn or_none(value: Option<String>) -> Value {
     Value::String(value.unwrap_or_else(|| NONE.to_owned()))
-}
-
-fn name_and_age(object: &Value, now: DateTime<Utc>) -> (Value, Value) {
-    (
-        Value::String(meta_str(object, "name").unwrap_or("").to_owned()),
-        Value::String(age_of(meta_str(object, "creationTimestamp"), now)),
-    )
 }
 
 fn list<'a>(value: &'a Value, pointer: &str) -> &'a [Value] {
@@ -411,27 +401,13 @@ fn deployment_cells(deployment: &Value, now: DateTime<Utc>) -> Vec<Value> {
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
-    let containers = list(deployment, "/spec/template/spec/containers");
-    let names: Vec<&str> = containers
-        .iter()
-        .filter_map(|container| container["name"].as_str())
-        .collect();
-    let images: Vec<&str> = containers
-        .iter()
-        .filter_map(|container| container["image"].as_str())
-        .collect();
-    let selector = deployment
-        .pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(crate::labels::selector_text);
-    vec![
+    let mut cells = vec![
         name,
         Value::String(format!("{}/{desired}", number("/status/readyReplicas"))),
         Value::from(number("/status/updatedReplicas")),
         Value::from(number("/status/availableReplicas")),
         age,
-        Value::String(names.join(",")),
-        Value::String(images.join(",")),
-        or_none(selector),
-    ]
+    ];
+    cells.extend(template_cells(deployment, true));
+    cells
 }
