@@ -997,3 +997,65 @@ fn lists_at_an_exact_resource_version() {
     );
     assert!(future.contains("Too large resource version"), "{future}");
 }
+
+#[test]
+fn eviction_respects_disruption_budgets() {
+    let server = server();
+    let kubectl = &kubectls()[1];
+    ok(&server, kubectl, &["run", "free", "--image", "nginx"]);
+    ok(
+        &server,
+        kubectl,
+        &[
+            "run",
+            "guarded",
+            "--image",
+            "nginx",
+            "--labels",
+            "app=guarded",
+        ],
+    );
+    ok(
+        &server,
+        kubectl,
+        &[
+            "create",
+            "poddisruptionbudget",
+            "keep-one",
+            "--selector",
+            "app=guarded",
+            "--min-available",
+            "1",
+        ],
+    );
+    let eviction = |pod: &str| {
+        format!(
+            "{{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{{\"name\":\"{pod}\",\"namespace\":\"default\"}}}}"
+        )
+    };
+    let evict = |pod: &str| {
+        run(
+            &server,
+            kubectl,
+            &[
+                "create",
+                "--raw",
+                &format!("/api/v1/namespaces/default/pods/{pod}/eviction"),
+                "-f",
+                "-",
+            ],
+            Some(&eviction(pod)),
+        )
+    };
+    let freed = evict("free");
+    assert!(freed.status.success(), "{}", text(&freed));
+    fails(&server, kubectl, &["get", "pod", "free"]);
+    let refused = evict("guarded");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("disruption budget"),
+        "{}",
+        text(&refused)
+    );
+    ok(&server, kubectl, &["get", "pod", "guarded"]);
+}

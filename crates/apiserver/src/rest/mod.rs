@@ -8,6 +8,7 @@ pub use allocator::reserve_ip;
 mod binding;
 mod create;
 mod delete;
+mod eviction;
 mod filter;
 mod get;
 mod list;
@@ -133,6 +134,11 @@ async fn dispatch(
             if request.info.group.is_empty() && request.info.resource == "pods" =>
         {
             binding::bind(app, &request, &body).await
+        }
+        (&Method::POST, true, Some("eviction"))
+            if request.info.group.is_empty() && request.info.resource == "pods" =>
+        {
+            eviction::evict(app, &request, &body).await
         }
         (&Method::PUT, true, None | Some("status")) => update::update(app, &request, &body).await,
         (&Method::PATCH, true, None | Some("status")) => patch::patch(app, &request, &body).await,

@@ -333,6 +333,27 @@ pub static SERVICE: Schema = Schema {
     ],
 };
 
+/// `policy/v1.PodDisruptionBudgetSpec`.
+pub static POD_DISRUPTION_BUDGET_SPEC: Schema = Schema {
+    name: "PodDisruptionBudgetSpec",
+    fields: &[
+        field(1, "minAvailable", Kind::IntOrString),
+        field(2, "selector", Kind::Message(&LABEL_SELECTOR)),
+        field(3, "maxUnavailable", Kind::IntOrString),
+        field(4, "unhealthyPodEvictionPolicy", Kind::String),
+    ],
+};
+
+/// `policy/v1.PodDisruptionBudget`.
+pub static POD_DISRUPTION_BUDGET: Schema = Schema {
+    name: "PodDisruptionBudget",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&POD_DISRUPTION_BUDGET_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
 /// The schema of a top-level kind (`apiVersion`, `kind`), if kubers decodes it from protobuf.
 pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
     match (api_version, kind) {
@@ -341,6 +362,7 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
         ("v1", "Namespace") => Some(&NAMESPACE),
         ("v1", "Service") => Some(&SERVICE),
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
+        ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         _ => None,
     }
 }
