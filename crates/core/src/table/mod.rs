@@ -3,6 +3,7 @@
 //! metadata so `-A` and `--show-labels` work, and resources without their own printer get upstream's
 //! default Name / Created At table.
 
+mod batch;
 mod config;
 mod controllers;
 mod default;
@@ -163,6 +164,8 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("apps", "replicasets") | ("", "replicationcontrollers") => controllers::REPLICA_SETS,
         ("apps", "statefulsets") => controllers::STATEFUL_SETS,
         ("apps", "daemonsets") => controllers::DAEMON_SETS,
+        ("batch", "jobs") => batch::JOBS,
+        ("batch", "cronjobs") => batch::CRON_JOBS,
         _ => default::PRINTER,
     }
 }

@@ -293,3 +293,50 @@ fn replica_sets_and_daemon_sets() {
         ])
     );
 }
+
+#[test]
+fn jobs_show_status_completions_and_duration() {
+    use serde_json::json;
+
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let job = json!({"metadata": {"name": "pi", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"completions": 1, "parallelism": 1, "selector": {"matchLabels": {"job-name": "pi"}},
+                 "template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}}},
+        "status": {"succeeded": 1, "startTime": "2026-01-01T00:00:00Z", "completionTime": "2026-01-01T00:00:42Z",
+                   "conditions": [{"type": "Complete", "status": "True"}]}});
+    let info = registry::find("batch", "v1", "jobs").expect("jobs");
+    assert_eq!(
+        super::table(info, &[job], "1", now)["rows"][0]["cells"],
+        json!([
+            "pi",
+            "Complete",
+            "1/1",
+            "42s",
+            "10m",
+            "pi",
+            "perl",
+            "job-name=pi"
+        ])
+    );
+    let cron_job = json!({"metadata": {"name": "tick", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"schedule": "*/5 * * * *", "suspend": false,
+                 "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "busybox"}]}}}}}});
+    let info = registry::find("batch", "v1", "cronjobs").expect("cronjobs");
+    assert_eq!(
+        super::table(info, &[cron_job], "1", now)["rows"][0]["cells"],
+        json!([
+            "tick",
+            "*/5 * * * *",
+            "<none>",
+            "False",
+            0,
+            "<none>",
+            "10m",
+            "t",
+            "busybox",
+            "<none>"
+        ])
+    );
+}
