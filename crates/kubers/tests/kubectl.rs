@@ -1059,3 +1059,46 @@ fn eviction_respects_disruption_budgets() {
     );
     ok(&server, kubectl, &["get", "pod", "guarded"]);
 }
+
+#[test]
+fn etcd_datastore_keeps_upstream_keys() {
+    let etcd = kubers_testkit::etcd::EtcdServer::start().expect("etcd starts");
+    let endpoint = etcd.endpoint();
+    let server = TestServer::start_with(
+        Path::new(env!("CARGO_BIN_EXE_kubers")),
+        &["--datastore-endpoint", &endpoint],
+    )
+    .expect("kubers server starts on etcd");
+    let kubectl = &kubectls()[1];
+    let namespaces = ok(&server, kubectl, &["get", "namespaces", "-o", "name"]);
+    assert!(namespaces.contains("namespace/kube-system"), "{namespaces}");
+    ok(
+        &server,
+        kubectl,
+        &["create", "configmap", "in-etcd", "--from-literal=a=b"],
+    );
+    let value = ok(
+        &server,
+        kubectl,
+        &["get", "cm", "in-etcd", "-o", "jsonpath={.data.a}"],
+    );
+    assert_eq!(value, "b");
+    // An operator sees the object under upstream's key with etcdctl.
+    let keys = std::process::Command::new("etcdctl")
+        .args([
+            "--endpoints",
+            &endpoint,
+            "get",
+            "--prefix",
+            "/registry/configmaps/",
+            "--keys-only",
+        ])
+        .env("ETCDCTL_API", "3")
+        .output()
+        .expect("etcdctl runs");
+    assert!(
+        String::from_utf8_lossy(&keys.stdout).contains("/registry/configmaps/default/in-etcd"),
+        "{}",
+        text(&keys)
+    );
+}

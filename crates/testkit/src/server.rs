@@ -21,21 +21,29 @@ pub struct TestServer {
     dir: TempDir,
     port: u16,
     binary: PathBuf,
+    extra: Vec<String>,
 }
 
 impl TestServer {
     /// Starts `binary server` and waits until `/readyz` answers through kubectl (timeout 30 s).
     pub fn start(binary: &Path) -> io::Result<TestServer> {
+        Self::start_with(binary, &[])
+    }
+
+    /// Like [`TestServer::start`], with extra `kubers server` flags (e.g. `--datastore-endpoint`).
+    pub fn start_with(binary: &Path, extra: &[&str]) -> io::Result<TestServer> {
         let dir = tempfile::Builder::new()
             .prefix("kubers-server-")
             .tempdir()?;
         let port = free_port()?;
-        let child = spawn(binary, dir.path(), port)?;
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let child = spawn(binary, dir.path(), port, &extra)?;
         let mut server = TestServer {
             child,
             dir,
             port,
             binary: binary.to_owned(),
+            extra,
         };
         server.wait_ready()?;
         Ok(server)
@@ -45,7 +53,7 @@ impl TestServer {
     pub fn kill_and_restart(&mut self) -> io::Result<()> {
         self.child.kill()?;
         self.child.wait()?;
-        self.child = spawn(&self.binary, self.dir.path(), self.port)?;
+        self.child = spawn(&self.binary, self.dir.path(), self.port, &self.extra)?;
         self.wait_ready()
     }
 
@@ -168,7 +176,7 @@ pub fn kubectl_binary() -> PathBuf {
     PathBuf::from("kubectl")
 }
 
-fn spawn(binary: &Path, dir: &Path, port: u16) -> io::Result<Child> {
+fn spawn(binary: &Path, dir: &Path, port: u16, extra: &[String]) -> io::Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -181,6 +189,7 @@ fn spawn(binary: &Path, dir: &Path, port: u16) -> io::Result<Child> {
         .arg(dir.join("kubeconfig.yaml"))
         .args(["--https-listen-port", &port.to_string()])
         .args(["--bind-address", "127.0.0.1", "--disable-agent"])
+        .args(extra)
         .env("KUBERS_LOG", "info")
         .stdout(Stdio::null())
         .stderr(log)
