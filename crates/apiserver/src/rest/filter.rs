@@ -34,6 +34,11 @@ impl Filter {
         })
     }
 
+    /// Whether the request has no selector (every object is selected).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     /// Whether `object` is selected.
     pub fn matches(&self, object: &Value) -> bool {
         let labels = object

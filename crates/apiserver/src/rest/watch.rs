@@ -159,29 +159,23 @@ impl Shape {
         };
         let mut object = object::from_stored(kv).ok()?;
         object::set_resource_version(&mut object, revision);
-        if !filter.matches(&object) {
-            // An update that moves an object out of the selection is a deletion for this watcher.
-            let was = event
-                .prev
-                .as_ref()
-                .and_then(|prev| object::from_stored(prev).ok());
-            return match (event.kind, was) {
-                (EventKind::Update, Some(was)) if filter.matches(&was) => {
-                    Some(self.line("DELETED", object))
-                }
-                _ => None,
-            };
+        if filter.is_empty() {
+            return Some(self.line(kind, object));
         }
-        let kind = match (
-            event.kind,
-            event
-                .prev
-                .as_ref()
-                .and_then(|prev| object::from_stored(prev).ok()),
-        ) {
-            // And one that moves it in is an addition.
-            (EventKind::Update, Some(was)) if !filter.matches(&was) => "ADDED",
-            _ => kind,
+        let matches = filter.matches(&object);
+        // An update that moves an object out of the selection is a deletion for this watcher, and one
+        // that moves it in an addition: only then is the previous value read.
+        let matched_before = match (event.kind, &event.prev) {
+            (EventKind::Update, Some(prev)) => object::from_stored(prev)
+                .ok()
+                .map(|was| filter.matches(&was)),
+            _ => None,
+        };
+        let kind = match (matches, matched_before) {
+            (false, Some(true)) => "DELETED",
+            (false, _) => return None,
+            (true, Some(false)) => "ADDED",
+            (true, _) => kind,
         };
         Some(self.line(kind, object))
     }
@@ -211,4 +205,77 @@ fn error_line(error: &kubers_store::Error) -> Bytes {
     let mut line = json!({"type": "ERROR", "object": status.0.body}).to_string();
     line.push('\n');
     Bytes::from(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kubers_store::{Event, EventKind, KeyValue};
+    use serde_json::{Value, json};
+
+    use super::super::query::Query;
+    use super::{Filter, Shape};
+
+    fn kv(labels: Value, revision: i64) -> KeyValue {
+        KeyValue {
+            key: "/registry/configmaps/default/c".into(),
+            value: Bytes::from(json!({"metadata": {"name": "c", "labels": labels}}).to_string()),
+            create_revision: 2,
+            mod_revision: revision,
+        }
+    }
+
+    #[test]
+    fn selected_watches_see_objects_move_in_and_out() {
+        let shape = Shape {
+            info: kubers_core::registry::find("", "v1", "configmaps").expect("configmaps"),
+            api_version: "v1".into(),
+            table: false,
+        };
+        let filter = Filter::new(&Query {
+            label_selector: Some("app=web".into()),
+            ..Query::default()
+        })
+        .expect("valid");
+        let update = |before: Value, after: Value| Event {
+            kind: EventKind::Update,
+            kv: kv(after, 4),
+            prev: Some(kv(before, 3)),
+        };
+        let kind = |event: Event| {
+            shape.event(event, &filter).map(|line| {
+                serde_json::from_slice::<Value>(&line).expect("json")["type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+        };
+        assert_eq!(
+            kind(update(json!({"app": "web"}), json!({"app": "db"}))).as_deref(),
+            Some("DELETED")
+        );
+        assert_eq!(
+            kind(update(json!({"app": "db"}), json!({"app": "web"}))).as_deref(),
+            Some("ADDED")
+        );
+        assert_eq!(
+            kind(update(
+                json!({"app": "web"}),
+                json!({"app": "web", "x": "y"})
+            ))
+            .as_deref(),
+            Some("MODIFIED")
+        );
+        assert_eq!(
+            kind(update(json!({"app": "db"}), json!({"app": "api"}))),
+            None
+        );
+        let everything = Filter::new(&Query::default()).expect("valid");
+        assert!(everything.is_empty());
+        assert!(
+            shape
+                .event(update(json!({}), json!({})), &everything)
+                .is_some()
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::controllers::template_cells;
+use super::controllers::{template_cells, template_columns};
 use super::{ColumnDefinition, Printer, age_of, column, human_duration, name_and_age};
 
 pub(crate) const JOBS: Printer = Printer {
@@ -15,24 +15,6 @@ pub(crate) const CRON_JOBS: Printer = Printer {
     columns: cron_job_columns,
     cells: cron_job_cells,
 };
-
-fn template_columns() -> [ColumnDefinition; 3] {
-    [
-        column(
-            "Containers",
-            "string",
-            "Names of each container in the template.",
-            1,
-        ),
-        column(
-            "Images",
-            "string",
-            "Images referenced by each container in the template.",
-            1,
-        ),
-        column("Selector", "string", "Label selector for pods.", 1),
-    ]
-}
 
 fn job_columns() -> Vec<ColumnDefinition> {
     let mut columns = vec![
@@ -52,7 +34,7 @@ fn job_columns() -> Vec<ColumnDefinition> {
         ),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns());
+    columns.extend(template_columns(true));
     columns
 }
 
@@ -146,7 +128,7 @@ fn cron_job_columns() -> Vec<ColumnDefinition> {
         ),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns());
+    columns.extend(template_columns(true));
     columns
 }
 

@@ -19,7 +19,7 @@ pub(crate) const DAEMON_SETS: Printer = Printer {
     cells: daemon_set_cells,
 };
 
-fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
+pub(crate) fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
     let mut columns = vec![
         column(
             "Containers",
