@@ -8,6 +8,7 @@ pub mod labels;
 pub mod media;
 pub mod openapi;
 pub mod protobuf;
+pub mod quantity;
 pub mod registry;
 pub mod status;
 pub mod strategic_merge;

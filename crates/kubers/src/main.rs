@@ -1,5 +1,7 @@
 //! The `kubers` binary: argument parsing and wiring only.
 
+mod agent;
+mod node_ip;
 mod server;
 
 use std::process::ExitCode;
@@ -16,8 +18,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the control plane (and, once it exists, an embedded node agent): a single-node cluster.
+    /// Run the control plane and an embedded node agent: a single-node cluster.
     Server(server::ServerArgs),
+    /// Run a node agent that joins a cluster.
+    Agent(agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Agent(args) => runtime.block_on(agent::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
