@@ -367,6 +367,49 @@ fn pods_get_their_service_account_and_token_volume() {
     assert_eq!(spec["priority"], 0);
     assert_eq!(spec["tolerations"].as_array().map(Vec::len), Some(2));
 
+    // A token bound to the pod names it, and dies with it.
+    let bound = ok(
+        &server,
+        kubectl,
+        &[
+            "create",
+            "token",
+            "default",
+            "--bound-object-kind",
+            "Pod",
+            "--bound-object-name",
+            "web",
+        ],
+    );
+    let as_pod = token_kubeconfig(&server, "pod", bound.trim());
+    let whoami = run_as(&server, kubectl, &as_pod, &["auth", "whoami"]);
+    assert!(whoami.status.success(), "{}", text(&whoami));
+    let shown = stdout(&whoami);
+    assert!(
+        shown.contains("authentication.kubernetes.io/pod-name") && shown.contains("[web]"),
+        "{shown}"
+    );
+    let wrong_pod = fails(
+        &server,
+        kubectl,
+        &[
+            "create",
+            "token",
+            "default",
+            "--bound-object-kind",
+            "Pod",
+            "--bound-object-name",
+            "nope",
+        ],
+    );
+    assert!(
+        wrong_pod.contains(r#"pods "nope" not found"#),
+        "{wrong_pod}"
+    );
+    ok(&server, kubectl, &["delete", "pod", "web"]);
+    let refused = run_as(&server, kubectl, &as_pod, &["get", "configmaps"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+
     let opted_out = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: quiet\nspec:\n  automountServiceAccountToken: false\n  containers:\n  - name: c\n    image: busybox:1.36\n";
     let output = run(&server, kubectl, &["apply", "-f", "-"], Some(opted_out));
     assert!(output.status.success(), "{}", text(&output));
