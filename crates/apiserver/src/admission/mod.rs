@@ -240,3 +240,6 @@ async fn get_object(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiEr
         Err(error) => Err(ApiError::unavailable(error)),
     }
 }
+
+#[cfg(test)]
+mod tests;
