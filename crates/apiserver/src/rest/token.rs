@@ -165,7 +165,6 @@ pub async fn create(
     if let Some(fields) = spec.as_object_mut() {
         fields.insert("audiences".into(), json!(audiences));
         fields.insert("expirationSeconds".into(), json!(expiration));
-        fields.entry("boundObjectRef").or_insert(Value::Null);
     }
     if let Some(fields) = token_request.as_object_mut() {
         fields.insert("kind".into(), json!("TokenRequest"));

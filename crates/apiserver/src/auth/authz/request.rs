@@ -67,12 +67,11 @@ fn list_options(query: &str) -> (bool, Option<String>) {
             "watch" => watch = matches!(value.as_str(), "true" | "1"),
             "fieldSelector" => {
                 name = value.split(',').find_map(|term| {
+                    // `metadata.name=x` or `metadata.name==x`; `!=` leaves `metadata.name!`.
                     let (field, wanted) = term.split_once("==").or_else(|| term.split_once('='))?;
-                    (field.trim() == "metadata.name"
-                        && !wanted.starts_with('=')
-                        && !field.ends_with('!'))
-                    .then(|| wanted.trim().to_owned())
-                    .filter(|wanted| !wanted.is_empty() && !wanted.contains('/'))
+                    let wanted = wanted.trim();
+                    (field.trim() == "metadata.name" && !wanted.is_empty() && !wanted.contains('/'))
+                        .then(|| wanted.to_owned())
                 });
             }
             _ => {}
