@@ -50,6 +50,13 @@ pub struct ServerArgs {
     /// Cluster domain.
     #[arg(long, default_value = "cluster.local")]
     cluster_domain: String,
+    /// Static token file, as kube-apiserver's: one `token,user,uid,"group1,group2"` line per user.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Authorizers, in order, as kube-apiserver's (AlwaysAllow, AlwaysDeny); members of
+    /// `system:masters` are always allowed.
+    #[arg(long, value_delimiter = ',', default_value = "AlwaysAllow")]
+    authorization_mode: Vec<String>,
 }
 
 /// Runs the server until interrupted.
@@ -102,6 +109,12 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         datastore_endpoint: args.datastore_endpoint,
         token: args.token,
         service_cidr,
+        token_auth_file: args.token_auth_file,
+        authorization_mode: args.authorization_mode,
+        service_account_issuer: format!(
+            "https://kubernetes.default.svc.{}",
+            args.cluster_domain.trim_end_matches('.')
+        ),
     };
     kubers_apiserver::run(config, shutdown_signal()).await?;
     Ok(())

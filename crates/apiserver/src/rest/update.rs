@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::create::check_type;
 use super::{ResourceRequest, decode_body, json_response, object, store_error};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// Fields of metadata only the server sets; an update keeps the stored values.
@@ -108,10 +109,27 @@ pub async fn store_update(
         _ => incoming,
     };
     kubers_core::defaults::apply(request.info, &mut updated);
+    let admission = request.admission(Operation::Update, name);
+    app.admission
+        .admit(
+            app.store.as_ref(),
+            &admission,
+            &mut updated,
+            Some(&current_object),
+        )
+        .await?;
     let causes = kubers_core::validation::validate(request.info, &updated);
     if !causes.is_empty() {
         return Err(ApiError::invalid(request.info.group_kind(), name, &causes));
     }
+    app.admission
+        .validate(
+            app.store.as_ref(),
+            &admission,
+            &updated,
+            Some(&current_object),
+        )
+        .await?;
     if request.info.group.is_empty() && request.info.resource == "services" {
         keep_cluster_ip(&current_object, &mut updated, name)?;
     }
