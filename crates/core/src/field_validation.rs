@@ -164,7 +164,11 @@ impl Shapes {
             .filter_map(|((group, version, kind), name)| {
                 let id = *ids.get(name.as_str())?;
                 Some((
-                    ((*group).to_owned(), (*version).to_owned(), (*kind).to_owned()),
+                    (
+                        (*group).to_owned(),
+                        (*version).to_owned(),
+                        (*kind).to_owned(),
+                    ),
                     id,
                 ))
             })
@@ -253,7 +257,8 @@ fn shape_of(schema: &Value, ids: &BTreeMap<&str, ShapeId>, shapes: &mut Vec<Shap
                     .collect();
                 fields.sort_by(|a, b| a.0.cmp(&b.0));
                 Shape::Object(fields.into_boxed_slice())
-            } else if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object())
+            } else if let Some(values) =
+                schema.get("additionalProperties").filter(|v| v.is_object())
             {
                 Shape::Map(shape_of(values, ids, shapes))
             } else {

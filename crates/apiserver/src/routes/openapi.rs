@@ -117,12 +117,15 @@ pub async fn v2(headers: HeaderMap) -> Response {
     });
     let result = match chosen {
         Some(true) => render(&V2_PROTOBUF_DOCUMENT, || {
-            Cached::new(openapi::protobuf::encode_document(&Documents::new().v2()))
+            Cached::new(Documents::new().v2_protobuf())
         })
         .await
         .map(|cached| (cached, V2_PROTOBUF_RESPONSE)),
         Some(false) => render(&V2_JSON, || {
-            Cached::new(Documents::new().v2().to_string().into_bytes())
+            let mut body = Vec::new();
+            // Writing to memory cannot fail.
+            let _ = Documents::new().write_v2(&mut body);
+            Cached::new(body)
         })
         .await
         .map(|cached| (cached, "application/json")),
@@ -153,32 +156,46 @@ fn render_index() -> Cached {
     for (path, slot) in V3_DOCUMENTS.iter() {
         let etag = match slot.get() {
             Some(cached) => cached.etag.clone(),
-            None => etag_of(
-                documents
-                    .v3(path)
-                    .map(|document| document.to_string())
-                    .unwrap_or_default()
-                    .as_bytes(),
-            ),
+            None => {
+                // Hashed as it is written: the document's bytes are never all held.
+                let mut hasher = std::io::BufWriter::with_capacity(
+                    64 * 1024,
+                    Hasher(ring::digest::Context::new(&ring::digest::SHA512)),
+                );
+                let _ = documents.write_v3(path, &mut hasher);
+                match hasher.into_inner() {
+                    Ok(hasher) => hex(hasher.0.finish().as_ref()),
+                    Err(_) => String::new(),
+                }
+            }
         };
         paths.insert(
             path.clone(),
             serde_json::json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={etag}")}),
         );
     }
-    Cached::new(
-        serde_json::json!({"paths": paths})
-            .to_string()
-            .into_bytes(),
-    )
+    Cached::new(serde_json::json!({"paths": paths}).to_string().into_bytes())
 }
 
 fn render_v3(path: &str) -> Cached {
-    let body = Documents::new()
-        .v3(path)
-        .map(|document| document.to_string())
-        .unwrap_or_default();
-    Cached::new(body.into_bytes())
+    let mut body = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = Documents::new().write_v3(path, &mut body);
+    Cached::new(body)
+}
+
+/// A SHA-512 that documents are written into.
+struct Hasher(ring::digest::Context);
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The response for a rendered document, or 304 when the client has it.
@@ -192,7 +209,10 @@ fn serve(
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        });
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -236,11 +256,11 @@ fn accepts(headers: &HeaderMap, types: &[&str]) -> bool {
 
 /// Upstream's ETag: the SHA-512 of the body in upper-case hex.
 fn etag_of(body: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA512, body)
-        .as_ref()
-        .iter()
-        .map(|byte| format!("{byte:02X}"))
-        .collect()
+    hex(ring::digest::digest(&ring::digest::SHA512, body).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02X}")).collect()
 }
 
 fn http_date(at: chrono::DateTime<chrono::Utc>) -> String {

@@ -17,6 +17,8 @@ pub mod schemas;
 pub mod v2;
 pub mod v3;
 
+use std::io::{self, Write};
+
 use serde_json::Value;
 
 pub use schemas::Definitions;
@@ -71,6 +73,90 @@ impl Documents {
     pub fn v2(&self) -> Value {
         v2::document(&self.definitions)
     }
+
+    /// Writes the v3 document at `path` as compact JSON, one path and one schema at a time, so only
+    /// the definitions and the output are held at once; the bytes are those of [`Documents::v3`]
+    /// serialized. Returns false when there is no such document.
+    pub fn write_v3(&self, path: &str, out: &mut impl Write) -> io::Result<bool> {
+        let Some((group, version)) = parse_path(path) else {
+            return Ok(false);
+        };
+        let Some(parts) = v3::parts(&self.definitions, group, version) else {
+            return Ok(false);
+        };
+        let mut streams = [parts.entries(0), parts.entries(1)];
+        write_streamed(
+            &parts.frame(),
+            &v3::Parts::STREAMED,
+            &mut streams,
+            &mut String::new(),
+            out,
+        )?;
+        Ok(true)
+    }
+
+    /// Writes the v2 document as compact JSON, like [`Documents::write_v3`].
+    pub fn write_v2(&self, out: &mut impl Write) -> io::Result<()> {
+        let parts = v2::parts(&self.definitions);
+        let mut streams = [parts.entries(0), parts.entries(1)];
+        write_streamed(
+            &parts.frame(),
+            &v2::Parts::STREAMED,
+            &mut streams,
+            &mut String::new(),
+            out,
+        )
+    }
+
+    /// The v2 document as gnostic protobuf, encoded one path and one definition at a time.
+    pub fn v2_protobuf(&self) -> Vec<u8> {
+        let parts = v2::parts(&self.definitions);
+        protobuf::encode_parts(&parts.frame(), parts.entries(0), parts.entries(1))
+    }
+}
+
+type Entries<'a> = Box<dyn Iterator<Item = (String, Value)> + 'a>;
+
+/// Writes `value` as compact JSON (keys sorted, as `serde_json` does), taking the object at each of
+/// `pointers` from the matching stream instead.
+fn write_streamed(
+    value: &Value,
+    pointers: &[&str],
+    streams: &mut [Entries<'_>],
+    pointer: &mut String,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    if let Some(index) = pointers.iter().position(|p| *p == pointer.as_str())
+        && let Some(entries) = streams.get_mut(index)
+    {
+        out.write_all(b"{")?;
+        for (position, (key, entry)) in entries.enumerate() {
+            if position > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &key)?;
+            out.write_all(b":")?;
+            serde_json::to_writer(&mut *out, &entry)?;
+        }
+        return out.write_all(b"}");
+    }
+    let Value::Object(fields) = value else {
+        return Ok(serde_json::to_writer(out, value)?);
+    };
+    out.write_all(b"{")?;
+    for (position, (key, field)) in fields.iter().enumerate() {
+        if position > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, key)?;
+        out.write_all(b":")?;
+        let length = pointer.len();
+        pointer.push('/');
+        pointer.push_str(key);
+        write_streamed(field, pointers, streams, pointer, out)?;
+        pointer.truncate(length);
+    }
+    out.write_all(b"}")
 }
 
 /// The path of every group version's v3 document (`api/v1`, `apis/apps/v1`, ...), as the

@@ -245,7 +245,9 @@ pub fn resource_paths(info: &ResourceInfo, names: &impl Names) -> Vec<PathItem> 
         delete.id = format!("delete{group_id}Collection{scope}{}", info.kind);
         delete.description = format!("delete collection of {}", info.kind);
         delete.params = LIST_PARAMS.to_vec();
-        delete.params.extend([DRY_RUN, GRACE_PERIOD, PROPAGATION_POLICY]);
+        delete
+            .params
+            .extend([DRY_RUN, GRACE_PERIOD, PROPAGATION_POLICY]);
         delete.body = Some(Body::Object(DELETE_OPTIONS.into()));
         delete.responses = vec![(200, Some(STATUS.into())), (401, None)];
         on_collection.push(delete);
@@ -359,8 +361,13 @@ fn subresource_path(
                     ("post", "Post")
                 };
                 let mut connect = op(method, "connect", "connect", &suffix);
-                connect.id = connect.id.replacen(&group_id(info.group, info.version), &format!("{}{http}", group_id(info.group, info.version)), 1);
-                connect.description = format!("connect {method} requests to {} of {}", sub.name, info.kind);
+                connect.id = connect.id.replacen(
+                    &group_id(info.group, info.version),
+                    &format!("{}{http}", group_id(info.group, info.version)),
+                    1,
+                );
+                connect.description =
+                    format!("connect {method} requests to {} of {}", sub.name, info.kind);
                 connect.responses = vec![(200, None), (401, None)];
                 connect
             }
@@ -377,8 +384,10 @@ fn subresource_path(
             }
             ("patch", false) => {
                 let mut patched = patch(&op("patch", "patch", "patch", &suffix), gvk.kind, &own);
-                patched.description =
-                    format!("partially update {} of the specified {}", sub.name, info.kind);
+                patched.description = format!(
+                    "partially update {} of the specified {}",
+                    sub.name, info.kind
+                );
                 patched
             }
             ("create", false) => {
@@ -458,10 +467,7 @@ fn capitalize(word: &str) -> String {
 }
 
 fn article(kind: &str) -> String {
-    let vowel = kind
-        .chars()
-        .next()
-        .is_some_and(|c| "AEIOU".contains(c));
+    let vowel = kind.chars().next().is_some_and(|c| "AEIOU".contains(c));
     format!("{} {kind}", if vowel { "an" } else { "a" })
 }
 

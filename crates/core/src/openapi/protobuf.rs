@@ -10,8 +10,26 @@ use crate::protobuf::wire::Encoder;
 
 /// Encodes a Swagger 2.0 JSON document.
 pub fn encode_document(document: &Value) -> Vec<u8> {
+    let entries = |key: &str| {
+        document
+            .get(key)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| (name.clone(), value.clone()))
+    };
+    encode_parts(document, entries("definitions"), entries("paths"))
+}
+
+/// Encodes a Swagger 2.0 document given as its frame (everything but definitions and paths) and its
+/// definitions and paths, one at a time.
+pub fn encode_parts(
+    frame: &Value,
+    definitions: impl Iterator<Item = (String, Value)>,
+    paths: impl Iterator<Item = (String, Value)>,
+) -> Vec<u8> {
     let mut out = Encoder::new();
-    let fields = object(document);
+    let fields = object(frame);
     out.text(1, str_of(fields, "swagger"));
     if let Some(info) = fields.get("info") {
         out.message(2, |m| {
@@ -24,19 +42,22 @@ pub fn encode_document(document: &Value) -> Vec<u8> {
     strings(&mut out, 5, fields.get("schemes"));
     strings(&mut out, 6, fields.get("consumes"));
     strings(&mut out, 7, fields.get("produces"));
-    if let Some(Value::Object(paths)) = fields.get("paths") {
-        out.message(8, |m| {
-            for (path, item) in paths {
-                m.message(2, |named| {
-                    named.string(1, path);
-                    named.message(2, |p| path_item(p, object(item)));
-                });
-            }
-        });
-    }
-    if let Some(Value::Object(definitions)) = fields.get("definitions") {
-        out.message(9, |m| named_schemas(m, 1, definitions));
-    }
+    out.message(8, |m| {
+        for (path, item) in paths {
+            m.message(2, |named| {
+                named.string(1, &path);
+                named.message(2, |p| path_item(p, object(&item)));
+            });
+        }
+    });
+    out.message(9, |m| {
+        for (name, schema) in definitions {
+            m.message(1, |named| {
+                named.string(1, &name);
+                named.message(2, |s| self::schema(s, &schema));
+            });
+        }
+    });
     if let Some(Value::Array(requirements)) = fields.get("security") {
         for requirement in requirements {
             out.message(12, |m| {

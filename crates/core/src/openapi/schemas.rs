@@ -158,8 +158,14 @@ impl Definitions {
             .flat_map(|g| g.versions.iter().map(move |v| (g.name, *v)))
             .collect();
         for (kind, name) in [
-            ("DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"),
-            ("WatchEvent", "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent"),
+            (
+                "DeleteOptions",
+                "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+            ),
+            (
+                "WatchEvent",
+                "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent",
+            ),
         ] {
             by_name.insert(
                 name.to_owned(),

@@ -23,35 +23,82 @@ const PATCH_TYPES: [&str; 4] = [
     "application/strategic-merge-patch+json",
 ];
 
-/// The whole v2 document.
-pub fn document(definitions: &Definitions) -> Value {
+/// The v2 document in parts: the small frame, and the two big maps (`/definitions` and `/paths`)
+/// rendered one entry at a time.
+pub struct Parts<'a> {
+    definitions: &'a Definitions,
+    items: Vec<PathItem>,
+}
+
+/// The parts of the v2 document.
+pub fn parts(definitions: &Definitions) -> Parts<'_> {
     let names = DefinitionNames(definitions);
-    let mut rendered = Map::new();
-    for group in registry::GROUPS {
-        for version in group.versions {
-            for item in paths::group_version_paths(group.name, version, &names) {
-                rendered.insert(item.path.clone(), path_item(&item));
-            }
+    let mut items: Vec<PathItem> = registry::GROUPS
+        .iter()
+        .flat_map(|group| {
+            let names = &names;
+            group
+                .versions
+                .iter()
+                .flat_map(move |version| paths::group_version_paths(group.name, version, names))
+        })
+        .collect();
+    items.sort_by(|a, b| a.path.cmp(&b.path));
+    items.dedup_by(|a, b| a.path == b.path);
+    Parts { definitions, items }
+}
+
+impl Parts<'_> {
+    /// Pointers of the maps rendered entry by entry, in the order [`Parts::entries`] takes.
+    pub const STREAMED: [&'static str; 2] = ["/definitions", "/paths"];
+
+    /// The document without its definitions and paths (empty maps in their place).
+    pub fn frame(&self) -> Value {
+        json!({
+            "swagger": "2.0",
+            "info": {"title": INFO_TITLE, "version": INFO_VERSION},
+            "paths": {},
+            "definitions": {},
+            "securityDefinitions": {"BearerToken": {
+                "type": "apiKey",
+                "name": "authorization",
+                "in": "header",
+                "description": "Bearer Token authentication",
+            }},
+            "security": [{"BearerToken": []}],
+        })
+    }
+
+    /// The entries of the streamed map at `STREAMED[index]`, sorted by key.
+    pub fn entries(&self, index: usize) -> Box<dyn Iterator<Item = (String, Value)> + '_> {
+        if index == 0 {
+            Box::new(
+                self.definitions
+                    .schemas
+                    .iter()
+                    .map(|(name, schema)| (name.clone(), schema.clone())),
+            )
+        } else {
+            Box::new(
+                self.items
+                    .iter()
+                    .map(|item| (item.path.clone(), path_item(item))),
+            )
         }
     }
-    let all: Map<String, Value> = definitions
-        .schemas
-        .iter()
-        .map(|(name, schema)| (name.clone(), schema.clone()))
-        .collect();
-    json!({
-        "swagger": "2.0",
-        "info": {"title": INFO_TITLE, "version": INFO_VERSION},
-        "paths": rendered,
-        "definitions": all,
-        "securityDefinitions": {"BearerToken": {
-            "type": "apiKey",
-            "name": "authorization",
-            "in": "header",
-            "description": "Bearer Token authentication",
-        }},
-        "security": [{"BearerToken": []}],
-    })
+}
+
+/// The whole v2 document as one value (for tests; the server streams [`Parts`]).
+pub fn document(definitions: &Definitions) -> Value {
+    let parts = parts(definitions);
+    let mut document = parts.frame();
+    for (index, pointer) in Parts::STREAMED.iter().enumerate() {
+        let entries: Map<String, Value> = parts.entries(index).collect();
+        if let Some(slot) = document.pointer_mut(pointer) {
+            *slot = Value::Object(entries);
+        }
+    }
+    document
 }
 
 fn path_item(item: &PathItem) -> Value {

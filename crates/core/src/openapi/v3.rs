@@ -21,18 +21,26 @@ const PATCH_TYPES: [&str; 4] = [
     "application/strategic-merge-patch+json",
 ];
 
-/// The document of `group`/`version`, or `None` when kubers serves no such group version.
-pub fn document(definitions: &Definitions, group: &str, version: &str) -> Option<Value> {
+/// A group version's document in parts: the small frame, and the two big maps (`/paths` and
+/// `/components/schemas`) rendered one entry at a time.
+pub struct Parts<'a> {
+    definitions: &'a Definitions,
+    items: Vec<PathItem>,
+    components: Vec<String>,
+}
+
+/// The parts of `group`/`version`'s document, or `None` when kubers serves no such group version.
+pub fn parts<'a>(definitions: &'a Definitions, group: &str, version: &str) -> Option<Parts<'a>> {
     crate::registry::resources_in(group, version).next()?;
     let names = DefinitionNames(definitions);
-    let items = paths::group_version_paths(group, version, &names);
+    let mut items = paths::group_version_paths(group, version, &names);
+    items.sort_by(|a, b| a.path.cmp(&b.path));
+    items.dedup_by(|a, b| a.path == b.path);
     let mut roots: Vec<String> = Vec::new();
-    let mut rendered = Map::new();
     for item in &items {
         for operation in &item.operations {
             collect_refs(operation, &mut roots);
         }
-        rendered.insert(item.path.clone(), path_item(item));
     }
     // Every kind of the group version, even one no operation returns, and the watch events.
     roots.push("io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent".into());
@@ -43,27 +51,69 @@ pub fn document(definitions: &Definitions, group: &str, version: &str) -> Option
             .filter(|((g, v, _), _)| *g == group && *v == version)
             .map(|(_, name)| name.clone()),
     );
-    let mut components = Map::new();
-    for name in definitions.closure(roots.iter().map(String::as_str)) {
-        if let Some(schema) = definitions.schemas.get(&name) {
-            components.insert(name, schemas::to_v3(schema));
+    let components = definitions
+        .closure(roots.iter().map(String::as_str))
+        .into_iter()
+        .collect();
+    Some(Parts {
+        definitions,
+        items,
+        components,
+    })
+}
+
+impl Parts<'_> {
+    /// Pointers of the maps rendered entry by entry, in the order [`Parts::entries`] takes.
+    pub const STREAMED: [&'static str; 2] = ["/components/schemas", "/paths"];
+
+    /// The document without its paths and schemas (empty maps in their place).
+    pub fn frame(&self) -> Value {
+        json!({
+            "openapi": "3.0.0",
+            "info": {"title": INFO_TITLE, "version": INFO_VERSION},
+            "paths": {},
+            "components": {
+                "schemas": {},
+                "securitySchemes": {"BearerToken": {
+                    "type": "apiKey",
+                    "name": "authorization",
+                    "in": "header",
+                    "description": "Bearer Token authentication",
+                }},
+            },
+            "security": [{"BearerToken": []}],
+        })
+    }
+
+    /// The entries of the streamed map at `STREAMED[index]`, sorted by key.
+    pub fn entries(&self, index: usize) -> Box<dyn Iterator<Item = (String, Value)> + '_> {
+        if index == 0 {
+            Box::new(self.components.iter().filter_map(|name| {
+                let schema = self.definitions.schemas.get(name)?;
+                Some((name.clone(), schemas::to_v3(schema)))
+            }))
+        } else {
+            Box::new(
+                self.items
+                    .iter()
+                    .map(|item| (item.path.clone(), path_item(item))),
+            )
         }
     }
-    Some(json!({
-        "openapi": "3.0.0",
-        "info": {"title": INFO_TITLE, "version": INFO_VERSION},
-        "paths": rendered,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"BearerToken": {
-                "type": "apiKey",
-                "name": "authorization",
-                "in": "header",
-                "description": "Bearer Token authentication",
-            }},
-        },
-        "security": [{"BearerToken": []}],
-    }))
+}
+
+/// The whole document of `group`/`version` as one value (for tests and small callers; the server
+/// streams [`Parts`]).
+pub fn document(definitions: &Definitions, group: &str, version: &str) -> Option<Value> {
+    let parts = parts(definitions, group, version)?;
+    let mut document = parts.frame();
+    for (index, pointer) in Parts::STREAMED.iter().enumerate() {
+        let entries: Map<String, Value> = parts.entries(index).collect();
+        if let Some(slot) = document.pointer_mut(pointer) {
+            *slot = Value::Object(entries);
+        }
+    }
+    Some(document)
 }
 
 fn collect_refs(operation: &Operation, roots: &mut Vec<String>) {
@@ -140,12 +190,9 @@ fn operation(operation: &Operation) -> Value {
                     .iter()
                     .map(|media| ((*media).to_owned(), json!({"schema": reference(name)})))
                     .collect(),
-                None => [(
-                    "*/*".to_owned(),
-                    json!({"schema": {"type": "string"}}),
-                )]
-                .into_iter()
-                .collect(),
+                None => [("*/*".to_owned(), json!({"schema": {"type": "string"}}))]
+                    .into_iter()
+                    .collect(),
             };
             response["content"] = Value::Object(content);
         }
