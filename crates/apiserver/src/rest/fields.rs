@@ -112,3 +112,26 @@ pub fn with_warnings(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn warnings_become_warning_headers() {
+        let response = with_warnings(
+            Ok("{}".into_response()),
+            &["unknown field \"spec.foo\"".to_owned()],
+        )
+        .expect("ok");
+        let values: Vec<&str> = response
+            .headers()
+            .get_all("warning")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        assert_eq!(values, [r#"299 - "unknown field \"spec.foo\"""#]);
+    }
+}

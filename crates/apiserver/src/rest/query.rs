@@ -137,6 +137,9 @@ mod tests {
             Some("kubernetes.io/cluster-service=true")
         );
         assert!(Query::parse("limit=x").is_err());
+        let write =
+            Query::parse("fieldManager=kubectl-create&fieldValidation=Strict").expect("valid");
+        assert_eq!(write.field_validation.as_deref(), Some("Strict"));
         assert_eq!(decode("a%2"), "a%2");
         assert_eq!(decode("%zz"), "%zz");
     }
