@@ -7,7 +7,9 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::list::api_version;
-use super::{ResourceRequest, allocator, decode_body, json_response, names, object, store_error};
+use super::{
+    ResourceRequest, allocator, decode_body, fields, json_response, names, object, store_error,
+};
 use crate::App;
 use crate::admission::Operation;
 use crate::errors::ApiError;
@@ -23,6 +25,16 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let mut object = decode_body(&request.headers, body)?;
     check_type(request, &object)?;
+    let warnings = fields::check(request, fields::Source::Create, &mut object, body)?;
+    fields::with_warnings(store(app, request, object).await, &warnings)
+}
+
+/// Names, defaults, validates and stores a new object.
+async fn store(
+    app: &App,
+    request: &ResourceRequest,
+    mut object: Value,
+) -> Result<Response, ApiError> {
     let namespace = match (&request.target.namespace, request.info.namespaced) {
         (Some(namespace), true) => Some(namespace.clone()),
         (None, false) => None,

@@ -9,6 +9,7 @@ mod binding;
 mod create;
 mod delete;
 mod eviction;
+mod fields;
 mod filter;
 mod get;
 mod list;

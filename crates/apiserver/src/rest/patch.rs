@@ -5,7 +5,7 @@ use axum::response::Response;
 use kubers_core::json_patch;
 use serde_json::Value;
 
-use super::{ResourceRequest, update};
+use super::{ResourceRequest, fields, update};
 use crate::App;
 use crate::errors::ApiError;
 
@@ -19,7 +19,7 @@ pub async fn patch(
     let patch: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
     let current = update::read_current(app, request).await?;
-    let patched = match content_type.as_str() {
+    let mut patched = match content_type.as_str() {
         "application/merge-patch+json" => json_patch::merge(current.object.clone(), &patch),
         "application/strategic-merge-patch+json" => {
             kubers_core::strategic_merge::apply(current.object.clone(), &patch)
@@ -27,5 +27,9 @@ pub async fn patch(
         "application/json-patch+json" => json_patch::json_patch(current.object.clone(), &patch)?,
         _ => return Err(ApiError::unsupported_media_type()),
     };
-    update::store_update(app, request, current, patched).await
+    let warnings = fields::check(request, fields::Source::Patch, &mut patched, body)?;
+    fields::with_warnings(
+        update::store_update(app, request, current, patched).await,
+        &warnings,
+    )
 }

@@ -29,6 +29,8 @@ pub struct Query {
     pub dry_run: bool,
     /// `gracePeriodSeconds` of a delete.
     pub grace_period_seconds: Option<i64>,
+    /// `fieldValidation` of a create, update or patch, as given (checked by `fields`).
+    pub field_validation: Option<String>,
 }
 
 impl Query {
@@ -63,6 +65,7 @@ impl Query {
                 "allowWatchBookmarks" => query.allow_watch_bookmarks = flag(),
                 "sendInitialEvents" => query.send_initial_events = flag(),
                 "dryRun" => query.dry_run = value == "All",
+                "fieldValidation" => query.field_validation = Some(value),
                 "gracePeriodSeconds" => {
                     query.grace_period_seconds = Some(value.parse().map_err(|_| {
                         ApiError::bad_request(format!("invalid gracePeriodSeconds {value:?}"))
@@ -134,6 +137,9 @@ mod tests {
             Some("kubernetes.io/cluster-service=true")
         );
         assert!(Query::parse("limit=x").is_err());
+        let write =
+            Query::parse("fieldManager=kubectl-create&fieldValidation=Strict").expect("valid");
+        assert_eq!(write.field_validation.as_deref(), Some("Strict"));
         assert_eq!(decode("a%2"), "a%2");
         assert_eq!(decode("%zz"), "%zz");
     }

@@ -5,7 +5,7 @@ use kubers_store::Revision;
 use serde_json::{Value, json};
 
 use super::create::check_type;
-use super::{ResourceRequest, decode_body, json_response, object, store_error};
+use super::{ResourceRequest, decode_body, fields, json_response, object, store_error};
 use crate::App;
 use crate::admission::Operation;
 use crate::errors::ApiError;
@@ -49,8 +49,9 @@ pub async fn update(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let name = request.target.name.as_deref().unwrap_or("");
-    let incoming = decode_body(&request.headers, body)?;
+    let mut incoming = decode_body(&request.headers, body)?;
     check_type(request, &incoming)?;
+    let warnings = fields::check(request, fields::Source::Update, &mut incoming, body)?;
     match object::metadata_str(&incoming, "name") {
         Some(given) if given != name => {
             return Err(ApiError::bad_request(format!(
@@ -60,7 +61,10 @@ pub async fn update(
         _ => {}
     }
     let current = read_current(app, request).await?;
-    store_update(app, request, current, incoming).await
+    fields::with_warnings(
+        store_update(app, request, current, incoming).await,
+        &warnings,
+    )
 }
 
 /// Stores `incoming` over `current`: a `resourceVersion` in it is a precondition (without one the write

@@ -7,6 +7,7 @@ mod cluster;
 mod durability;
 mod lifecycle;
 mod objects;
+mod openapi;
 mod streams;
 
 use std::path::{Path, PathBuf};
