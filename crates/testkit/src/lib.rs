@@ -4,4 +4,5 @@
 //! up after itself: each helper owns the processes it spawned and stops only those.
 
 pub mod etcd;
+pub mod images;
 pub mod server;
