@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod cgroups;
+pub mod cleanup;
 pub mod cni;
 pub mod config;
 pub mod containerd;
