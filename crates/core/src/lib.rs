@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod discovery;
+pub mod field_manager;
 pub mod json_patch;
 pub mod labels;
 pub mod media;
