@@ -50,6 +50,7 @@ pub async fn create(
     if !causes.is_empty() {
         return Err(ApiError::invalid(request.info.group_kind(), &name, &causes));
     }
+    super::managed::record(request, None, &mut object)?;
     let key = kubers_core::registry::storage_key(request.info, namespace.as_deref(), Some(&name));
     if request.query.dry_run {
         return Ok(json_response(201, &object));

@@ -1,11 +1,16 @@
 //! PATCH: JSON merge patch, JSON patch (`kubers_core::json_patch`) and strategic merge patch
-//! (`kubers_core::strategic_merge`), then stored like an update.
+//! (`kubers_core::strategic_merge`), then stored like an update; and server-side apply
+//! (`application/apply-patch+yaml`, `kubers_core::field_manager`), which also creates the object when it
+//! does not exist.
 
 use axum::response::Response;
+use kubers_core::field_manager;
 use kubers_core::json_patch;
+use kubers_core::status::Cause;
 use serde_json::Value;
 
-use super::{ResourceRequest, update};
+use super::managed::{self, APPLY_PATCH};
+use super::{ResourceRequest, create, object, update};
 use crate::App;
 use crate::errors::ApiError;
 
@@ -16,6 +21,15 @@ pub async fn patch(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let content_type = super::media_type(&request.headers).to_owned();
+    if content_type == APPLY_PATCH {
+        return apply(app, request, body).await;
+    }
+    if request.query.force.is_some() {
+        return Err(managed::invalid_options(
+            "PatchOptions",
+            Cause::forbidden("force", "may not be specified for non-apply patch"),
+        ));
+    }
     let patch: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
     let current = update::read_current(app, request).await?;
@@ -28,4 +42,70 @@ pub async fn patch(
         _ => return Err(ApiError::unsupported_media_type()),
     };
     update::store_update(app, request, current, patched).await
+}
+
+/// Server-side apply: merges the configuration in `body` (YAML or JSON) for the request's
+/// `fieldManager`, with `force` taking fields other managers own.
+async fn apply(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<Response, ApiError> {
+    if request.query.field_manager.is_empty() {
+        return Err(managed::invalid_options(
+            "PatchOptions",
+            Cause::required("fieldManager", "is required for apply patch"),
+        ));
+    }
+    managed::check_manager(request, "PatchOptions")?;
+    let config: Value = serde_yaml::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("error decoding YAML: {error}")))?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "error decoding YAML: the configuration must be an object",
+        ));
+    }
+    let current = match update::read_current(app, request).await {
+        Ok(current) => Some(current),
+        Err(error) if error.0.code == 404 && request.target.subresource.is_none() => None,
+        Err(error) => return Err(error),
+    };
+    let manager = managed::manager(request);
+    let api_version = super::list::api_version(request);
+    let now = object::now();
+    let context = managed::request_context(request, &manager, &api_version, &now);
+    let force = request.query.force.unwrap_or(false);
+    let applied = field_manager::apply(
+        current.as_ref().map(|current| &current.object),
+        &config,
+        request.info.kind,
+        &context,
+        force,
+    )
+    .map_err(|error| ApiError::from(error.to_status()))?;
+    check_name(request, &applied)?;
+    match current {
+        Some(current) => update::store_update(app, request, current, applied).await,
+        None => {
+            let body = serde_json::to_vec(&applied).map_err(ApiError::internal)?;
+            create::create(app, request, &body).await
+        }
+    }
+}
+
+/// The applied object must name the URL's object, as upstream's `checkName`.
+fn check_name(request: &ResourceRequest, applied: &Value) -> Result<(), ApiError> {
+    let name = request.target.name.as_deref().unwrap_or("");
+    let given = object::metadata_str(applied, "name").unwrap_or("");
+    if given != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        )));
+    }
+    if let (Some(namespace), Some(given)) = (
+        request.target.namespace.as_deref(),
+        object::metadata_str(applied, "namespace").filter(|given| !given.is_empty()),
+    ) && given != namespace
+    {
+        return Err(ApiError::bad_request(format!(
+            "the namespace of the object ({given}) does not match the namespace on the request ({namespace})"
+        )));
+    }
+    Ok(())
 }

@@ -167,12 +167,13 @@ impl<'z> Walker<'z> {
                     let a = left.and_then(|map| map.get(key));
                     let b = right.and_then(|map| map.get(key));
                     let child_place = place.field(key, &shape);
-                    // On create, structs and `containers` exist in the zero value; empty structs
-                    // are the pointers a default set, which do not.
+                    // On create, structs and `containers` exist in the zero value; optional
+                    // structs (and empty ones, which only defaults set) do not.
                     let (a, child_skeleton) = match (a, b) {
                         (None, Some(value))
                             if skeleton
                                 && shape == Shape::Struct
+                                && !schema::is_optional_struct(key)
                                 && value.as_object().is_none_or(|map| !map.is_empty()) =>
                         {
                             match schema::shape(child_place, value) {

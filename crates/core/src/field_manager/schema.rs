@@ -196,6 +196,21 @@ fn is_atomic_object(name: &str, parent: &str) -> bool {
     }
 }
 
+/// Optional structs (Go pointers), absent from a type's zero value: on create they are added
+/// themselves, unlike the structs every object of the type has (`spec`, `template`, ...).
+pub(crate) fn is_optional_struct(name: &str) -> bool {
+    matches!(
+        name,
+        "rollingUpdate"
+            | "securityContext"
+            | "affinity"
+            | "dnsConfig"
+            | "persistentVolumeClaimRetentionPolicy"
+            | "podFailurePolicy"
+            | "successPolicy"
+    )
+}
+
 /// Lists whose items are atomic structs (owner references, local object references).
 fn has_atomic_items(list: &str) -> bool {
     matches!(list, "ownerReferences" | "imagePullSecrets")
