@@ -29,19 +29,26 @@ impl Comparison {
 
     /// The comparison without the paths in or below `ignored`.
     pub fn exclude(&self, ignored: &Set) -> Comparison {
-        if ignored.is_empty() {
-            return self.clone();
+        let mut out = self.clone();
+        for set in [&mut out.added, &mut out.removed, &mut out.modified] {
+            set.remove(ignored, true);
         }
-        Comparison {
-            added: self.added.recursive_difference(ignored),
-            removed: self.removed.recursive_difference(ignored),
-            modified: self.modified.recursive_difference(ignored),
-        }
+        out
     }
 
     /// Added and modified paths.
     pub fn changed(&self) -> Set {
-        self.added.union(&self.modified)
+        let mut changed = self.added.clone();
+        changed.union_with(self.modified.clone());
+        changed
+    }
+
+    /// Added and modified paths, less the removed ones, taking them out of the comparison.
+    pub fn into_changed(self) -> Set {
+        let mut changed = self.added;
+        changed.union_with(self.modified);
+        changed.remove(&self.removed, false);
+        changed
     }
 }
 
@@ -232,18 +239,19 @@ impl<'z> Walker<'z> {
 }
 
 fn record(out: &mut Comparison, element: PathElement, own: Own, below: Comparison) {
-    if own.added {
-        out.added.insert_member(element.clone());
+    let sets = [
+        (&mut out.added, own.added, below.added),
+        (&mut out.removed, own.removed, below.removed),
+        (&mut out.modified, own.modified, below.modified),
+    ];
+    for (set, member, below) in sets {
+        if member {
+            set.insert_member(element.clone());
+        }
+        if !below.is_empty() {
+            set.insert_child(element.clone(), below);
+        }
     }
-    if own.removed {
-        out.removed.insert_member(element.clone());
-    }
-    if own.modified {
-        out.modified.insert_member(element.clone());
-    }
-    out.added.insert_child(element.clone(), below.added);
-    out.removed.insert_child(element.clone(), below.removed);
-    out.modified.insert_child(element, below.modified);
 }
 
 #[cfg(test)]

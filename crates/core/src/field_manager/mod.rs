@@ -211,15 +211,14 @@ fn record_update(
         request.api_version,
         request.subresource,
     );
-    let changed = request
+    let mut set = request
         .updater()
-        .update_fields(live, new, &mut managed.fields)
-        .difference(&STRIPPED);
-    if !changed.is_empty() {
-        let set = match managed.fields.remove(&id) {
-            Some(previous) => changed.union(&previous.set),
-            None => changed,
-        };
+        .update_fields(live, new, &mut managed.fields);
+    set.remove(&STRIPPED, false);
+    if !set.is_empty() {
+        if let Some(previous) = managed.fields.remove(&id) {
+            set.union_with(previous.set);
+        }
         managed.fields.insert(
             id.clone(),
             VersionedSet {
@@ -387,7 +386,7 @@ fn apply_managed(
         }
     };
     if let Some(versioned) = managed.fields.get_mut(&id) {
-        versioned.set = versioned.set.difference(&STRIPPED);
+        versioned.set.remove(&STRIPPED, false);
         if versioned.set.is_empty() {
             managed.fields.remove(&id);
         }

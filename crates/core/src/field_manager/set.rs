@@ -49,7 +49,7 @@ impl Set {
             return;
         }
         match self.children.get_mut(&element) {
-            Some(existing) => *existing = existing.union(&child),
+            Some(existing) => existing.union_with(child),
             None => {
                 self.children.insert(element, child);
             }
@@ -91,11 +91,25 @@ impl Set {
     /// Paths in either set.
     pub fn union(&self, other: &Set) -> Set {
         let mut out = self.clone();
-        out.members.extend(other.members.iter().cloned());
-        for (element, child) in &other.children {
-            out.insert_child(element.clone(), child.clone());
-        }
+        out.union_with(other.clone());
         out
+    }
+
+    /// Adds the paths of `other`.
+    pub fn union_with(&mut self, other: Set) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
+        self.members.extend(other.members);
+        for (element, child) in other.children {
+            match self.children.get_mut(&element) {
+                Some(existing) => existing.union_with(child),
+                None => {
+                    self.children.insert(element, child);
+                }
+            }
+        }
     }
 
     /// Paths in both sets.
@@ -112,33 +126,39 @@ impl Set {
 
     /// Paths in `self` and not in `other` (a member of `other` does not remove the paths below it).
     pub fn difference(&self, other: &Set) -> Set {
-        let mut out = Set::new();
-        out.members = self.members.difference(&other.members).cloned().collect();
-        for (element, child) in &self.children {
-            let rest = match other.children.get(element) {
-                Some(theirs) => child.difference(theirs),
-                None => child.clone(),
-            };
-            out.insert_child(element.clone(), rest);
-        }
+        let mut out = self.clone();
+        out.remove(other, false);
         out
     }
 
     /// Paths in `self` that are neither in `other` nor below a member of `other`.
     pub fn recursive_difference(&self, other: &Set) -> Set {
-        let mut out = Set::new();
-        out.members = self.members.difference(&other.members).cloned().collect();
-        for (element, child) in &self.children {
-            if other.members.contains(element) {
-                continue;
-            }
-            let rest = match other.children.get(element) {
-                Some(theirs) => child.recursive_difference(theirs),
-                None => child.clone(),
-            };
-            out.insert_child(element.clone(), rest);
-        }
+        let mut out = self.clone();
+        out.remove(other, true);
         out
+    }
+
+    /// Removes the paths of `other`, and with `recursive` the paths below its members too.
+    pub fn remove(&mut self, other: &Set, recursive: bool) {
+        if other.is_empty() || self.is_empty() {
+            return;
+        }
+        if !other.members.is_empty() {
+            self.members
+                .retain(|member| !other.members.contains(member));
+            if recursive {
+                self.children
+                    .retain(|element, _| !other.members.contains(element));
+            }
+        }
+        if !other.children.is_empty() {
+            self.children.retain(|element, child| {
+                if let Some(theirs) = other.children.get(element) {
+                    child.remove(theirs, recursive);
+                }
+                !child.is_empty()
+            });
+        }
     }
 
     /// Every path, members of a node before the paths below it, in order.

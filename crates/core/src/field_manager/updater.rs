@@ -48,6 +48,9 @@ impl Updater<'_> {
         force: bool,
     ) -> Result<Comparison, Conflicts> {
         let comparison = compare(old, new);
+        if managers.keys().all(|id| Some(id) == workflow) {
+            return Ok(comparison);
+        }
         let excluded = comparison.exclude(self.ignored);
         let changed = excluded.changed();
         let mut conflicts = Vec::new();
@@ -70,14 +73,12 @@ impl Updater<'_> {
         }
         for (id, conflict) in taken {
             if let Some(versioned) = managers.get_mut(&id) {
-                versioned.set = versioned.set.difference(&conflict);
+                versioned.set.remove(&conflict, false);
             }
         }
-        if !excluded.removed.is_empty() {
-            for (id, versioned) in managers.iter_mut() {
-                if Some(id) != workflow {
-                    versioned.set = versioned.set.difference(&excluded.removed);
-                }
+        for (id, versioned) in managers.iter_mut() {
+            if Some(id) != workflow {
+                versioned.set.remove(&excluded.removed, false);
             }
         }
         managers.retain(|_, versioned| !versioned.set.is_empty());
@@ -91,10 +92,9 @@ impl Updater<'_> {
         let comparison = self
             .update(old, new, managers, None, true)
             .unwrap_or_default();
-        comparison
-            .changed()
-            .difference(&comparison.removed)
-            .recursive_difference(self.ignored)
+        let mut changed = comparison.into_changed();
+        changed.remove(self.ignored, true);
+        changed
     }
 
     /// Applies `config` to `live` for `manager`. Returns the new object, or `None` when the apply
