@@ -384,5 +384,39 @@ fn writes_record_managers_from_field_manager_or_user_agent() {
         );
         assert!(yaml.contains("f:note: {}"), "{yaml}");
         assert!(yaml.contains("time: \""), "{yaml}");
+
+        // One empty entry clears managedFields; updates then leave the object untracked until an
+        // apply, which gives what exists to `before-first-apply`.
+        ok(
+            &server,
+            kubectl,
+            &[
+                "patch",
+                "deployment",
+                &name,
+                "--type=merge",
+                "-p",
+                "{\"metadata\":{\"managedFields\":[{}]}}",
+            ],
+        );
+        ok(&server, kubectl, &["label", "deployment", &name, "a=b"]);
+        let managers = jsonpath(&server, kubectl, &name, "{.metadata.managedFields}");
+        assert_eq!(managers, "");
+        let manifest = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels: {{c: d}}\n"
+        );
+        applies(
+            &server,
+            kubectl,
+            &["apply", "--server-side", "--field-manager=ops"],
+            &manifest,
+        );
+        let managers = jsonpath(
+            &server,
+            kubectl,
+            &name,
+            "{range .metadata.managedFields[*]}{.manager}/{.operation} {end}",
+        );
+        assert_eq!(managers.trim(), "ops/Apply before-first-apply/Update");
     }
 }
