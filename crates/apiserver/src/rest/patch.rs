@@ -61,6 +61,14 @@ async fn apply(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<Resp
             "error decoding YAML: the configuration must be an object",
         ));
     }
+    if let Some(kind) = config.get("kind").and_then(Value::as_str)
+        && kind != request.info.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({})",
+            request.info.kind
+        )));
+    }
     let current = match update::read_current(app, request).await {
         Ok(current) => Some(current),
         Err(error) if error.0.code == 404 && request.target.subresource.is_none() => None,
@@ -81,6 +89,8 @@ async fn apply(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<Resp
     .map_err(|error| ApiError::from(error.to_status()))?;
     check_name(request, &applied)?;
     match current {
+        // Nothing changed, not even ownership: no write, as upstream.
+        Some(current) if current.object == applied => Ok(super::json_response(200, &applied)),
         Some(current) => update::store_update(app, request, current, applied).await,
         None => {
             let body = serde_json::to_vec(&applied).map_err(ApiError::internal)?;

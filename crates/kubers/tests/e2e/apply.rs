@@ -134,6 +134,16 @@ fn server_side_apply_creates_changes_conflicts_and_forces() {
             &deployment(&name, 3, true, true),
         );
         assert_eq!(jsonpath(&server, kubectl, &name, "{.spec.replicas}"), "3");
+        // Applying the same manifest again writes nothing.
+        let before = jsonpath(&server, kubectl, &name, "{.metadata.resourceVersion}");
+        applies(
+            &server,
+            kubectl,
+            &["apply", "--server-side"],
+            &deployment(&name, 3, true, true),
+        );
+        let after = jsonpath(&server, kubectl, &name, "{.metadata.resourceVersion}");
+        assert_eq!(before, after);
         let yaml = ok(
             &server,
             kubectl,
