@@ -430,3 +430,39 @@ fn writes_record_managers_from_field_manager_or_user_agent() {
         assert_eq!(managers.trim(), "ops/Apply before-first-apply/Update");
     }
 }
+
+#[test]
+fn apply_request_checks_and_status_codes_through_the_python_client() {
+    let server = server();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".tmp/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps",
+        python.display()
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/python_apply.py");
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(server.kubeconfig())
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        text(&output),
+        server.log()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = [
+        "no-manager 422 Invalid PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        "wrong-version 400 BadRequest Incorrect version specified in apply patch. Specified patch version: v2, expected: v1",
+        "managed-fields 400 BadRequest metadata.managedFields must be nil",
+        "created 201",
+        "updated 200",
+        "conflict 409 Conflict Apply failed with 1 conflict: conflict with \"py\": .data.a",
+        "force-merge 422 Invalid PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+        "forced 3 other/Apply",
+    ];
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stdout}");
+}
