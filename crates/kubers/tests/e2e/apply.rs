@@ -394,6 +394,30 @@ fn writes_record_managers_from_field_manager_or_user_agent() {
         );
         assert!(yaml.contains("f:note: {}"), "{yaml}");
         assert!(yaml.contains("time: \""), "{yaml}");
+        // Status writes record their subresource.
+        ok(
+            &server,
+            kubectl,
+            &[
+                "patch",
+                "deployment",
+                &name,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                "{\"status\":{\"observedGeneration\":7}}",
+            ],
+        );
+        let status = jsonpath(
+            &server,
+            kubectl,
+            &name,
+            "{range .metadata.managedFields[?(@.subresource==\"status\")]}{.manager} {.fieldsV1}{end}",
+        );
+        assert_eq!(
+            status,
+            "kubectl-patch {\"f:status\":{\".\":{},\"f:observedGeneration\":{}}}"
+        );
 
         // One empty entry clears managedFields; updates then leave the object untracked until an
         // apply, which gives what exists to `before-first-apply`.
