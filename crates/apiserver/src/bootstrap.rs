@@ -1,5 +1,6 @@
 //! Objects every cluster starts with, created once (an existing one is left as it is): the namespaces
-//! `default`, `kube-system`, `kube-public` and `kube-node-lease`; the `kubernetes` service on the first
+//! `default`, `kube-system`, `kube-public` and `kube-node-lease` with their `default` service
+//! accounts; the `kubernetes` service on the first
 //! service IP with its Endpoints and EndpointSlice pointing at this API server; and the system priority
 //! classes.
 
@@ -40,6 +41,14 @@ pub async fn ensure(
             "status": {"phase": "Active"},
         });
         create(store, "", "namespaces", None, name, namespace).await?;
+        // Until the service-account controller exists, the initial namespaces get their `default`
+        // account here, so pods and `kubectl create token default` find it as upstream's do.
+        let account = json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": name},
+        });
+        create(store, "", "serviceaccounts", Some(name), "default", account).await?;
     }
     kubernetes_service(store, service_cidr, endpoint).await?;
     for (name, value, description) in [

@@ -24,6 +24,14 @@ pub struct ApiServerConfig {
     /// `--service-cidr`: where service cluster IPs come from; its first address is the `kubernetes`
     /// service's, also in the serving certificate.
     pub service_cidr: Ipv4Cidr,
+    /// `--token-auth-file`: a static token file (`token,user,uid,"group1,group2"` lines).
+    pub token_auth_file: Option<PathBuf>,
+    /// `--authorization-mode`: the authorizers, in order (`AlwaysAllow`, `AlwaysDeny`);
+    /// `system:masters` is always allowed first.
+    pub authorization_mode: Vec<String>,
+    /// The `iss` of service-account tokens and the API server's audience:
+    /// `https://kubernetes.default.svc.<cluster domain>`.
+    pub service_account_issuer: String,
 }
 
 /// An IPv4 range in CIDR notation (`10.43.0.0/16`).

@@ -2,12 +2,15 @@
 //!
 //! - [`pki`]: the cluster's certificates, keys, join token and the admin kubeconfig.
 //! - `server`: the TLS listener (HTTP/2 and HTTP/1.1 with upgrades).
-//! - `auth`: who sent a request (client certificate or bearer token).
+//! - `auth`: who sent a request (client certificates, static tokens, the join token,
+//!   service-account tokens) and whether they may make it (the authorizer seam).
+//! - `admission`: the mutating and validating plugins writes pass before they are stored.
 //! - `routes`: health, version and discovery endpoints.
 //! - `rest`: the generic REST store behind every resource URL.
 //! - `metrics`: `/metrics` (requests, stored objects, the store's own metrics).
 //! - `bootstrap`: objects every cluster starts with (the default namespaces).
 
+mod admission;
 mod auth;
 mod bootstrap;
 mod config;
@@ -27,15 +30,27 @@ use kubers_store::Store;
 
 pub use config::{ApiServerConfig, Ipv4Cidr};
 
-use crate::auth::Authenticator;
+use crate::admission::Admission;
+use crate::auth::authn::{
+    Authenticator, JoinTokenAuthenticator, ServiceAccountAuthenticator, TokenAuthenticator,
+    TokenFile,
+};
+use crate::auth::authz::Authorizer;
+use crate::auth::tokens::Issuer;
 
 /// What request handlers share.
 #[derive(Clone)]
 pub struct App {
     /// The store every object lives in.
     pub store: Arc<dyn Store>,
-    /// Bearer token checks.
+    /// Who sent a request.
     pub authenticator: Authenticator,
+    /// Whether they may make it.
+    pub authorizer: Arc<dyn Authorizer>,
+    /// The admission plugins every write passes.
+    pub admission: Arc<Admission>,
+    /// Signs and checks service-account tokens.
+    pub token_issuer: Arc<Issuer>,
     /// The address clients reach this server at (for `/api`'s `serverAddressByClientCIDRs`).
     pub advertise_address: String,
     /// Request and store metrics for `/metrics`.
@@ -53,6 +68,9 @@ pub enum Error {
     /// The store could not be opened.
     #[error("store: {0}")]
     Store(#[from] kubers_store::Error),
+    /// The authentication or authorization settings are unusable.
+    #[error("{0}")]
+    Auth(String),
     /// The listening socket could not be opened.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -93,9 +111,32 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
         port: config.port,
     };
     bootstrap::ensure(storage.store.as_ref(), config.service_cidr, endpoint).await?;
+    let token_issuer = Arc::new(
+        Issuer::new(
+            pki.service_account_key_pem(),
+            &config.service_account_issuer,
+            Vec::new(),
+        )
+        .map_err(|error| Error::Auth(error.to_string()))?,
+    );
+    let mut token_authenticators: Vec<Box<dyn TokenAuthenticator>> = Vec::new();
+    if let Some(path) = &config.token_auth_file {
+        let file = TokenFile::read(path).map_err(|error| Error::Auth(error.to_string()))?;
+        tracing::info!(path = %path.display(), tokens = file.token_count(), "static token file loaded");
+        token_authenticators.push(Box::new(file));
+    }
+    token_authenticators.push(Box::new(ServiceAccountAuthenticator::new(
+        Arc::clone(&token_issuer),
+        Arc::clone(&storage.store),
+    )));
+    token_authenticators.push(Box::new(JoinTokenAuthenticator::new(pki.token())));
+    let authorizer = auth::authz::from_modes(&config.authorization_mode).map_err(Error::Auth)?;
     let app = App {
         store: Arc::clone(&storage.store),
-        authenticator: Authenticator::new(pki.token()),
+        authenticator: Authenticator::new(token_authenticators),
+        authorizer,
+        admission: Arc::new(Admission::standard()),
+        token_issuer,
         advertise_address: format!("{advertise}:{}", config.port),
         metrics: Arc::new(metrics::Metrics::new(storage.store.as_ref())),
         service_cidr: config.service_cidr,

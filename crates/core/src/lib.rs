@@ -4,11 +4,13 @@
 pub mod defaults;
 pub mod discovery;
 pub mod field_manager;
+pub mod field_validation;
 pub mod json_patch;
 pub mod labels;
 pub mod media;
 pub mod openapi;
 pub mod protobuf;
+pub mod quantity;
 pub mod registry;
 pub mod status;
 pub mod strategic_merge;

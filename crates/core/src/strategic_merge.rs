@@ -10,8 +10,8 @@
 use serde_json::{Map, Value};
 
 /// The merge key of the list field `name` inside `parent` (the field that holds the list's object),
-/// or `None` when the list is replaced whole.
-fn merge_key(name: &str, parent: &str) -> Option<&'static str> {
+/// or `None` when the list is replaced whole. The OpenAPI documents publish the same keys.
+pub fn merge_key(name: &str, parent: &str) -> Option<&'static str> {
     Some(match name {
         "containers"
         | "initContainers"
@@ -40,7 +40,7 @@ fn merge_key(name: &str, parent: &str) -> Option<&'static str> {
 }
 
 /// Lists of scalars that merge as sets instead of being replaced.
-fn merges_primitives(name: &str) -> bool {
+pub fn merges_primitives(name: &str) -> bool {
     name == "finalizers"
 }
 

@@ -1,5 +1,7 @@
 //! The `kubers` binary: argument parsing and wiring only.
 
+mod agent;
+mod node_ip;
 mod server;
 
 use std::process::ExitCode;
@@ -16,8 +18,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the control plane (and, once it exists, an embedded node agent): a single-node cluster.
+    /// Run the control plane and an embedded node agent: a single-node cluster.
     Server(server::ServerArgs),
+    /// Run a node agent that joins a cluster.
+    Agent(agent::AgentArgs),
+    /// Stop every pod of this node's agent and its containerd (they keep running when the agent stops).
+    Killall(agent::KillallArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +44,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Agent(args) => runtime.block_on(agent::run(args)),
+        Command::Killall(args) => runtime.block_on(agent::killall(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

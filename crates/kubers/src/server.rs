@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use kubers_apiserver::{ApiServerConfig, Ipv4Cidr};
+use kubers_controllers::node_ipam::Ipv4Range;
 
 /// Flags of `kubers server`.
 #[derive(Debug, Args)]
@@ -49,6 +50,13 @@ pub struct ServerArgs {
     /// Cluster domain.
     #[arg(long, default_value = "cluster.local")]
     cluster_domain: String,
+    /// Static token file, as kube-apiserver's: one `token,user,uid,"group1,group2"` line per user.
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Authorizers, in order, as kube-apiserver's (AlwaysAllow, AlwaysDeny); members of
+    /// `system:masters` are always allowed.
+    #[arg(long, value_delimiter = ',', default_value = "AlwaysAllow")]
+    authorization_mode: Vec<String>,
 }
 
 /// Runs the server until interrupted.
@@ -59,11 +67,39 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
             args.service_cidr
         )
     })?;
-    if !args.disable_agent {
-        tracing::warn!(
-            "the node agent is not part of this build yet; running the control plane only"
-        );
-    }
+    let cluster_cidr = Ipv4Range::parse(&args.cluster_cidr).ok_or_else(|| {
+        format!(
+            "invalid --cluster-cidr {:?}: expected an IPv4 range like 10.42.0.0/16 (prefix 8 to 24)",
+            args.cluster_cidr
+        )
+    })?;
+    let agent = if args.disable_agent {
+        None
+    } else {
+        let node_ip = match args.node_ip {
+            Some(ip) => ip,
+            None => crate::node_ip::default_node_ip()
+                .ok_or("cannot find this machine's address on the default route; pass --node-ip")?,
+        };
+        Some(crate::agent::EmbeddedAgent {
+            data_dir: args.data_dir.clone(),
+            node_name: match args.node_name.clone() {
+                Some(name) => name,
+                None => crate::node_ip::hostname()
+                    .ok_or("cannot read this machine's hostname; pass --node-name")?,
+            },
+            node_ip,
+            cluster_dns: args.cluster_dns,
+            cluster_domain: args.cluster_domain.clone(),
+            cluster_cidr: args.cluster_cidr.clone(),
+        })
+    };
+    let kubeconfig = args.write_kubeconfig.clone();
+    tokio::spawn(async move {
+        if let Err(error) = run_in_cluster_components(kubeconfig, cluster_cidr, agent).await {
+            tracing::error!(%error, "cluster components stopped");
+        }
+    });
     let config = ApiServerConfig {
         data_dir: args.data_dir,
         kubeconfig_path: args.write_kubeconfig,
@@ -73,8 +109,40 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         datastore_endpoint: args.datastore_endpoint,
         token: args.token,
         service_cidr,
+        token_auth_file: args.token_auth_file,
+        authorization_mode: args.authorization_mode,
+        service_account_issuer: format!(
+            "https://kubernetes.default.svc.{}",
+            args.cluster_domain.trim_end_matches('.')
+        ),
     };
     kubers_apiserver::run(config, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Starts the controllers and, unless disabled, the embedded agent once the API answers, as API
+/// clients with the admin kubeconfig.
+async fn run_in_cluster_components(
+    kubeconfig: PathBuf,
+    cluster_cidr: Ipv4Range,
+    agent: Option<crate::agent::EmbeddedAgent>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
+    let client = kube::Client::try_from(kube_config.clone())?;
+    let controllers = tokio::spawn(kubers_controllers::run(
+        client,
+        kubers_controllers::ControllerConfig { cluster_cidr },
+    ));
+    if let Some(agent) = agent {
+        let mut labels = std::collections::BTreeMap::new();
+        labels.insert(
+            "node-role.kubernetes.io/control-plane".to_string(),
+            "true".to_string(),
+        );
+        let config = agent.into_config(kube_config, labels);
+        kubers_kubelet::run(config).await?;
+    }
+    controllers.await?;
     Ok(())
 }
 

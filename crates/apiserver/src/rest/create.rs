@@ -1,5 +1,5 @@
 //! POST: create an object, with the fields the server owns (uid, creationTimestamp, resourceVersion),
-//! `generateName`, namespace checks and `dryRun`.
+//! `generateName`, admission (which checks the namespace) and `dryRun`.
 
 use axum::response::Response;
 use kubers_core::status::Cause;
@@ -7,8 +7,11 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::list::api_version;
-use super::{ResourceRequest, allocator, decode_body, json_response, names, object, store_error};
+use super::{
+    ResourceRequest, allocator, decode_body, fields, json_response, names, object, store_error,
+};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// Characters of generated name suffixes (upstream's: no vowels, no easily confused digits).
@@ -22,6 +25,16 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let mut object = decode_body(&request.headers, body)?;
     check_type(request, &object)?;
+    let warnings = fields::check(request, fields::Source::Create, &mut object, body)?;
+    fields::with_warnings(store(app, request, object).await, &warnings)
+}
+
+/// Names, defaults, validates and stores a new object.
+async fn store(
+    app: &App,
+    request: &ResourceRequest,
+    mut object: Value,
+) -> Result<Response, ApiError> {
     let namespace = match (&request.target.namespace, request.info.namespaced) {
         (Some(namespace), true) => Some(namespace.clone()),
         (None, false) => None,
@@ -42,15 +55,21 @@ pub async fn create(
             }
             _ => {}
         }
-        ensure_namespace_exists(app, namespace).await?;
     }
     prepare(request, &mut object, &name, namespace.as_deref());
     kubers_core::defaults::apply(request.info, &mut object);
+    super::managed::record(request, None, &mut object)?;
+    let admission = request.admission(Operation::Create, &name);
+    app.admission
+        .admit(app.store.as_ref(), &admission, &mut object, None)
+        .await?;
     let causes = kubers_core::validation::validate(request.info, &object);
     if !causes.is_empty() {
         return Err(ApiError::invalid(request.info.group_kind(), &name, &causes));
     }
-    super::managed::record(request, None, &mut object)?;
+    app.admission
+        .validate(app.store.as_ref(), &admission, &object, None)
+        .await?;
     let key = kubers_core::registry::storage_key(request.info, namespace.as_deref(), Some(&name));
     if request.query.dry_run {
         return Ok(json_response(201, &object));
@@ -63,6 +82,7 @@ pub async fn create(
         },
         query: request.query.clone(),
         headers: request.headers.clone(),
+        user: std::sync::Arc::clone(&request.user),
     };
     let reservations = if request.info.group.is_empty() && request.info.resource == "services" {
         let name = object::metadata_str(&object, "name")
@@ -154,21 +174,6 @@ fn choose_name(request: &ResourceRequest, object: &Value) -> Result<String, ApiE
         ));
     }
     Ok(name)
-}
-
-async fn ensure_namespace_exists(app: &App, namespace: &str) -> Result<(), ApiError> {
-    let key = format!("/registry/namespaces/{namespace}");
-    match app.store.get(&key).await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(ApiError::not_found(
-            kubers_core::registry::GroupResource {
-                group: "",
-                resource: "namespaces",
-            },
-            namespace,
-        )),
-        Err(error) => Err(ApiError::unavailable(error)),
-    }
 }
 
 /// Sets the fields the server owns on a new object.

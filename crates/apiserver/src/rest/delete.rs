@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{ResourceRequest, allocator, json_response, object, store_error};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// Deletes the named object and returns it as it was.
@@ -33,6 +34,24 @@ pub async fn delete(
         None => None,
     };
     let current = super::update::read_current(app, request).await?;
+    let name = request.target.name.as_deref().unwrap_or("");
+    let admission = request.admission(Operation::Delete, name);
+    app.admission
+        .admit(
+            app.store.as_ref(),
+            &admission,
+            &mut Value::Null,
+            Some(&current.object),
+        )
+        .await?;
+    app.admission
+        .validate(
+            app.store.as_ref(),
+            &admission,
+            &Value::Null,
+            Some(&current.object),
+        )
+        .await?;
     if request.query.dry_run {
         return Ok(json_response(200, &current.object));
     }

@@ -9,6 +9,7 @@ mod binding;
 mod create;
 mod delete;
 mod eviction;
+mod fields;
 mod filter;
 mod get;
 mod list;
@@ -18,12 +19,17 @@ pub mod object;
 mod patch;
 pub mod path;
 mod query;
+mod reviews;
 mod scale;
 mod tables;
+mod token;
 mod update;
 mod watch;
 
 use axum::body::Bytes;
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +39,7 @@ use serde_json::Value;
 use self::path::{ApiPath, Target};
 use self::query::Query;
 use crate::App;
+use crate::auth::UserInfo;
 use crate::errors::ApiError;
 
 /// One resource request, resolved against the registry.
@@ -45,6 +52,8 @@ pub struct ResourceRequest {
     pub query: Query,
     /// The request headers.
     pub headers: HeaderMap,
+    /// Who sent the request.
+    pub user: Arc<UserInfo>,
 }
 
 impl ResourceRequest {
@@ -68,6 +77,24 @@ impl ResourceRequest {
                 ..self.query.clone()
             },
             headers: self.headers.clone(),
+            user: Arc::clone(&self.user),
+        }
+    }
+
+    /// The admission attributes of this request for `operation` on the object `name`.
+    pub fn admission<'a>(
+        &'a self,
+        operation: crate::admission::Operation,
+        name: &'a str,
+    ) -> crate::admission::Attributes<'a> {
+        crate::admission::Attributes {
+            operation,
+            info: self.info,
+            subresource: self.target.subresource.as_deref(),
+            namespace: self.target.namespace.as_deref(),
+            name,
+            user: &self.user,
+            dry_run: self.query.dry_run,
         }
     }
 
@@ -83,12 +110,14 @@ impl ResourceRequest {
 /// Serves every URL below `/api` and `/apis` that the router does not handle itself.
 pub async fn handle(
     State(app): State<App>,
+    user: Option<Extension<UserInfo>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match dispatch(&app, &method, &uri, headers, body).await {
+    let user = Arc::new(user.map(|Extension(user)| user).unwrap_or_default());
+    match dispatch(&app, &method, &uri, headers, user, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -99,6 +128,7 @@ async fn dispatch(
     method: &Method,
     uri: &Uri,
     headers: HeaderMap,
+    user: Arc<UserInfo>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let Some(ApiPath::Resource(target)) = path::parse(uri.path()) else {
@@ -115,6 +145,7 @@ async fn dispatch(
         target,
         query,
         headers,
+        user,
     };
     let subresource = request.target.subresource.as_deref();
     match (method, request.target.name.is_some(), subresource) {
@@ -130,7 +161,15 @@ async fn dispatch(
         }
         (&Method::GET, false, None) if request.query.watch => watch::watch(app, &request).await,
         (&Method::GET, false, None) => list::list(app, &request).await,
+        (&Method::POST, false, None) if reviews::is_review(request.info) => {
+            reviews::create(app, &request, &body).await
+        }
         (&Method::POST, false, None) => create::create(app, &request, &body).await,
+        (&Method::POST, true, Some("token"))
+            if request.info.group.is_empty() && request.info.resource == "serviceaccounts" =>
+        {
+            token::create(app, &request, &body).await
+        }
         (&Method::POST, true, Some("binding"))
             if request.info.group.is_empty() && request.info.resource == "pods" =>
         {

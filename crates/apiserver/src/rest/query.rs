@@ -33,6 +33,8 @@ pub struct Query {
     pub field_manager: String,
     /// `force` of a patch.
     pub force: Option<bool>,
+    /// `fieldValidation` of a create, update or patch, as given (checked by `fields`).
+    pub field_validation: Option<String>,
 }
 
 impl Query {
@@ -67,6 +69,7 @@ impl Query {
                 "allowWatchBookmarks" => query.allow_watch_bookmarks = flag(),
                 "sendInitialEvents" => query.send_initial_events = flag(),
                 "dryRun" => query.dry_run = value == "All",
+                "fieldValidation" => query.field_validation = Some(value),
                 "gracePeriodSeconds" => {
                     query.grace_period_seconds = Some(value.parse().map_err(|_| {
                         ApiError::bad_request(format!("invalid gracePeriodSeconds {value:?}"))
@@ -145,6 +148,9 @@ mod tests {
             Some("kubernetes.io/cluster-service=true")
         );
         assert!(Query::parse("limit=x").is_err());
+        let write =
+            Query::parse("fieldManager=kubectl-create&fieldValidation=Strict").expect("valid");
+        assert_eq!(write.field_validation.as_deref(), Some("Strict"));
         assert_eq!(decode("a%2"), "a%2");
         assert_eq!(decode("%zz"), "%zz");
     }

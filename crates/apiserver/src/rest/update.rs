@@ -5,8 +5,9 @@ use kubers_store::Revision;
 use serde_json::{Value, json};
 
 use super::create::check_type;
-use super::{ResourceRequest, decode_body, json_response, object, store_error};
+use super::{ResourceRequest, decode_body, fields, json_response, object, store_error};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// Fields of metadata only the server sets; an update keeps the stored values.
@@ -48,8 +49,9 @@ pub async fn update(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let name = request.target.name.as_deref().unwrap_or("");
-    let incoming = decode_body(&request.headers, body)?;
+    let mut incoming = decode_body(&request.headers, body)?;
     check_type(request, &incoming)?;
+    let warnings = fields::check(request, fields::Source::Update, &mut incoming, body)?;
     match object::metadata_str(&incoming, "name") {
         Some(given) if given != name => {
             return Err(ApiError::bad_request(format!(
@@ -59,7 +61,10 @@ pub async fn update(
         _ => {}
     }
     let current = read_current(app, request).await?;
-    store_update(app, request, current, incoming).await
+    fields::with_warnings(
+        store_update(app, request, current, incoming).await,
+        &warnings,
+    )
 }
 
 /// Stores `incoming` over `current`: a `resourceVersion` in it is a precondition (without one the write
@@ -108,10 +113,27 @@ pub async fn store_update(
         _ => incoming,
     };
     kubers_core::defaults::apply(request.info, &mut updated);
+    let admission = request.admission(Operation::Update, name);
+    app.admission
+        .admit(
+            app.store.as_ref(),
+            &admission,
+            &mut updated,
+            Some(&current_object),
+        )
+        .await?;
     let causes = kubers_core::validation::validate(request.info, &updated);
     if !causes.is_empty() {
         return Err(ApiError::invalid(request.info.group_kind(), name, &causes));
     }
+    app.admission
+        .validate(
+            app.store.as_ref(),
+            &admission,
+            &updated,
+            Some(&current_object),
+        )
+        .await?;
     if request.info.group.is_empty() && request.info.resource == "services" {
         keep_cluster_ip(&current_object, &mut updated, name)?;
     }

@@ -1,5 +1,5 @@
 //! The router: health, version, discovery, OpenAPI and metrics endpoints by path, every other API URL to the generic
-//! REST store, all behind authentication.
+//! REST store, all behind authentication and authorization.
 
 mod discovery;
 mod health;
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::App;
+use crate::auth::authz::{self, Decision};
 use crate::auth::{self, ConnectionIdentity};
 use crate::errors::ApiError;
 use crate::metrics;
@@ -33,6 +34,7 @@ pub fn router(app: App) -> Router {
         .route("/apis/{group}", get(discovery::group))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
         .route("/metrics", get(metrics::scrape))
+        .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::index))
         .route("/openapi/v3/{*path}", get(openapi::document))
         .fallback(rest::handle)
@@ -41,7 +43,8 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Rejects unauthenticated requests with 401, except to the public health and version paths.
+/// Rejects unauthenticated requests with 401, except to the public health and version paths, and
+/// requests the authorizer does not allow with 403.
 async fn authenticate(State(app): State<App>, request: Request, next: Next) -> Response {
     if auth::is_public(request.uri().path()) {
         return next.run(request).await;
@@ -51,15 +54,27 @@ async fn authenticate(State(app): State<App>, request: Request, next: Next) -> R
         .get::<ConnectionIdentity>()
         .cloned()
         .unwrap_or_default();
-    match app
+    let Some(user) = app
         .authenticator
         .authenticate(&connection, request.headers())
-    {
-        Some(user) => {
-            let mut request = request;
-            request.extensions_mut().insert(user);
-            next.run(request).await
-        }
-        None => ApiError::unauthorized().into_response(),
+        .await
+    else {
+        return ApiError::unauthorized().into_response();
+    };
+    let attributes = authz::request::attributes(
+        &user,
+        request.method(),
+        request.uri().path(),
+        request.uri().query().unwrap_or(""),
+    );
+    let answer = app.authorizer.authorize(&attributes).await;
+    if answer.decision != Decision::Allow {
+        return authz::forbidden(&attributes, &answer.reason).into_response();
     }
+    let mut request = request;
+    request.extensions_mut().insert(user);
+    next.run(request).await
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,5 @@
-//! Defaulting like upstream's `SetDefaults_*` functions and the admission plugins that fill fields on
-//! create (service account, default tolerations, priority): applied to every object a client writes,
-//! before it is stored.
+//! Defaulting like upstream's `SetDefaults_*` functions: applied to every object a client writes,
+//! before admission and validation.
 
 mod pods;
 mod services;

@@ -1,5 +1,6 @@
-//! Pod defaults: `SetDefaults_Pod`, `SetDefaults_PodSpec`, `SetDefaults_Container`, plus what upstream's
-//! ServiceAccount, DefaultTolerationSeconds and Priority admission plugins set on create.
+//! Pod defaults: `SetDefaults_Pod`, `SetDefaults_PodSpec`, `SetDefaults_Container`. What upstream's
+//! ServiceAccount, DefaultTolerationSeconds and Priority admission plugins set on create is the API
+//! server's admission chain's business.
 
 use serde_json::{Value, json};
 
@@ -9,7 +10,7 @@ use super::or_insert;
 pub fn pod(pod: &mut Value) {
     if let Some(spec) = pod.get_mut("spec") {
         spec_defaults(spec);
-        admission_defaults(spec);
+        deprecated_service_account(spec);
     }
     let qos = pod.get("spec").map_or("BestEffort", qos_class);
     if let Some(status) = or_insert(pod, "status", json!({})) {
@@ -39,44 +40,20 @@ fn spec_defaults(spec: &mut Value) {
     }
 }
 
-fn admission_defaults(spec: &mut Value) {
-    let account = spec
-        .get("serviceAccountName")
-        .and_then(Value::as_str)
-        .or_else(|| spec.get("serviceAccount").and_then(Value::as_str))
-        .filter(|name| !name.is_empty())
-        .unwrap_or("default")
-        .to_owned();
-    if let Some(map) = spec.as_object_mut() {
+/// The deprecated `serviceAccount` mirrors `serviceAccountName` (upstream's v1 conversion): either
+/// one given fills the other.
+fn deprecated_service_account(spec: &mut Value) {
+    let account = ["serviceAccountName", "serviceAccount"]
+        .iter()
+        .find_map(|field| {
+            spec.get(*field)
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty())
+        })
+        .map(str::to_owned);
+    if let (Some(account), Some(map)) = (account, spec.as_object_mut()) {
         map.insert("serviceAccountName".into(), json!(account));
         map.insert("serviceAccount".into(), json!(account));
-    }
-    or_insert(spec, "priority", json!(0));
-    or_insert(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    if let Some(tolerations) =
-        or_insert(spec, "tolerations", json!([])).and_then(Value::as_array_mut)
-    {
-        for taint in [
-            "node.kubernetes.io/not-ready",
-            "node.kubernetes.io/unreachable",
-        ] {
-            let tolerated = tolerations.iter().any(|toleration| {
-                toleration["key"] == taint
-                    && matches!(
-                        toleration["effect"].as_str(),
-                        None | Some("") | Some("NoExecute")
-                    )
-                    || toleration["operator"] == "Exists" && toleration.get("key").is_none()
-            });
-            if !tolerated {
-                tolerations.push(json!({
-                    "key": taint,
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": 300,
-                }));
-            }
-        }
     }
 }
 

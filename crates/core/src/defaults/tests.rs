@@ -22,19 +22,21 @@ fn pod_defaults_like_upstream() {
             }],
             "dnsPolicy": "ClusterFirst",
             "enableServiceLinks": true,
-            "preemptionPolicy": "PreemptLowerPriority",
-            "priority": 0,
             "restartPolicy": "Always",
             "schedulerName": "default-scheduler",
             "securityContext": {},
-            "serviceAccount": "default",
-            "serviceAccountName": "default",
-            "terminationGracePeriodSeconds": 30,
-            "tolerations": [
-                {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
-                {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}
-            ]
-        })
+            "terminationGracePeriodSeconds": 30
+        }),
+        "service account, priority and tolerations are admission's"
+    );
+    let mut named = json!({"spec": {"serviceAccount": "robot", "containers": []}});
+    apply(info, &mut named);
+    assert_eq!(
+        (
+            &named["spec"]["serviceAccountName"],
+            &named["spec"]["serviceAccount"]
+        ),
+        (&json!("robot"), &json!("robot"))
     );
     assert_eq!(
         pod["status"],

@@ -8,7 +8,7 @@
 
 mod decode;
 mod schema;
-mod wire;
+pub(crate) mod wire;
 
 use serde_json::Value;
 

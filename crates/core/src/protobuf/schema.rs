@@ -354,6 +354,196 @@ pub static POD_DISRUPTION_BUDGET: Schema = Schema {
     ],
 };
 
+/// `core/v1.ObjectReference`.
+pub static OBJECT_REFERENCE: Schema = Schema {
+    name: "ObjectReference",
+    fields: &[
+        field(1, "kind", Kind::String),
+        field(2, "namespace", Kind::String),
+        field(3, "name", Kind::String),
+        field(4, "uid", Kind::String),
+        field(5, "apiVersion", Kind::String),
+        field(6, "resourceVersion", Kind::String),
+        field(7, "fieldPath", Kind::String),
+    ],
+};
+
+/// `core/v1.LocalObjectReference`.
+pub static LOCAL_OBJECT_REFERENCE: Schema = Schema {
+    name: "LocalObjectReference",
+    fields: &[field(1, "name", Kind::String)],
+};
+
+/// `core/v1.ServiceAccount`.
+pub static SERVICE_ACCOUNT: Schema = Schema {
+    name: "ServiceAccount",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        list(2, "secrets", Kind::Message(&OBJECT_REFERENCE)),
+        list(
+            3,
+            "imagePullSecrets",
+            Kind::Message(&LOCAL_OBJECT_REFERENCE),
+        ),
+        field(4, "automountServiceAccountToken", Kind::Bool),
+    ],
+};
+
+/// `authentication/v1.BoundObjectReference`.
+pub static BOUND_OBJECT_REFERENCE: Schema = Schema {
+    name: "BoundObjectReference",
+    fields: &[
+        field(1, "kind", Kind::String),
+        field(2, "apiVersion", Kind::String),
+        field(3, "name", Kind::String),
+        field(4, "uid", Kind::String),
+    ],
+};
+
+/// `authentication/v1.TokenRequestSpec`.
+pub static TOKEN_REQUEST_SPEC: Schema = Schema {
+    name: "TokenRequestSpec",
+    fields: &[
+        list(1, "audiences", Kind::String),
+        field(3, "boundObjectRef", Kind::Message(&BOUND_OBJECT_REFERENCE)),
+        field(4, "expirationSeconds", Kind::Int),
+    ],
+};
+
+/// `authentication/v1.TokenRequest` (what `kubectl create token` sends).
+pub static TOKEN_REQUEST: Schema = Schema {
+    name: "TokenRequest",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&TOKEN_REQUEST_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
+/// `authentication/v1.TokenReviewSpec`.
+pub static TOKEN_REVIEW_SPEC: Schema = Schema {
+    name: "TokenReviewSpec",
+    fields: &[
+        field(1, "token", Kind::String),
+        list(2, "audiences", Kind::String),
+    ],
+};
+
+/// `authentication/v1.TokenReview`.
+pub static TOKEN_REVIEW: Schema = Schema {
+    name: "TokenReview",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&TOKEN_REVIEW_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
+/// `authentication/v1.SelfSubjectReview` (`kubectl auth whoami`).
+pub static SELF_SUBJECT_REVIEW: Schema = Schema {
+    name: "SelfSubjectReview",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "status", Kind::Discard),
+    ],
+};
+
+/// `authorization/v1.FieldSelectorAttributes` and `LabelSelectorAttributes` (the raw selector only).
+pub static SELECTOR_ATTRIBUTES: Schema = Schema {
+    name: "SelectorAttributes",
+    fields: &[field(1, "rawSelector", Kind::String)],
+};
+
+/// `authorization/v1.ResourceAttributes`.
+pub static RESOURCE_ATTRIBUTES: Schema = Schema {
+    name: "ResourceAttributes",
+    fields: &[
+        field(1, "namespace", Kind::String),
+        field(2, "verb", Kind::String),
+        field(3, "group", Kind::String),
+        field(4, "version", Kind::String),
+        field(5, "resource", Kind::String),
+        field(6, "subresource", Kind::String),
+        field(7, "name", Kind::String),
+        field(8, "fieldSelector", Kind::Message(&SELECTOR_ATTRIBUTES)),
+        field(9, "labelSelector", Kind::Message(&SELECTOR_ATTRIBUTES)),
+    ],
+};
+
+/// `authorization/v1.NonResourceAttributes`.
+pub static NON_RESOURCE_ATTRIBUTES: Schema = Schema {
+    name: "NonResourceAttributes",
+    fields: &[
+        field(1, "path", Kind::String),
+        field(2, "verb", Kind::String),
+    ],
+};
+
+/// `authorization/v1.SubjectAccessReviewSpec` (extra attributes are not accepted in protobuf).
+pub static SUBJECT_ACCESS_REVIEW_SPEC: Schema = Schema {
+    name: "SubjectAccessReviewSpec",
+    fields: &[
+        field(1, "resourceAttributes", Kind::Message(&RESOURCE_ATTRIBUTES)),
+        field(
+            2,
+            "nonResourceAttributes",
+            Kind::Message(&NON_RESOURCE_ATTRIBUTES),
+        ),
+        field(3, "user", Kind::String),
+        list(4, "groups", Kind::String),
+        field(6, "uid", Kind::String),
+    ],
+};
+
+/// `authorization/v1.SubjectAccessReview` and `LocalSubjectAccessReview`.
+pub static SUBJECT_ACCESS_REVIEW: Schema = Schema {
+    name: "SubjectAccessReview",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&SUBJECT_ACCESS_REVIEW_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
+/// `authorization/v1.SelfSubjectAccessReviewSpec`.
+pub static SELF_SUBJECT_ACCESS_REVIEW_SPEC: Schema = Schema {
+    name: "SelfSubjectAccessReviewSpec",
+    fields: &[
+        field(1, "resourceAttributes", Kind::Message(&RESOURCE_ATTRIBUTES)),
+        field(
+            2,
+            "nonResourceAttributes",
+            Kind::Message(&NON_RESOURCE_ATTRIBUTES),
+        ),
+    ],
+};
+
+/// `authorization/v1.SelfSubjectAccessReview` (`kubectl auth can-i`).
+pub static SELF_SUBJECT_ACCESS_REVIEW: Schema = Schema {
+    name: "SelfSubjectAccessReview",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&SELF_SUBJECT_ACCESS_REVIEW_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
+/// `authorization/v1.SelfSubjectRulesReviewSpec`.
+pub static SELF_SUBJECT_RULES_REVIEW_SPEC: Schema = Schema {
+    name: "SelfSubjectRulesReviewSpec",
+    fields: &[field(1, "namespace", Kind::String)],
+};
+
+/// `authorization/v1.SelfSubjectRulesReview` (`kubectl auth can-i --list`).
+pub static SELF_SUBJECT_RULES_REVIEW: Schema = Schema {
+    name: "SelfSubjectRulesReview",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&SELF_SUBJECT_RULES_REVIEW_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
 /// The schema of a top-level kind (`apiVersion`, `kind`), if kubers decodes it from protobuf.
 pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
     match (api_version, kind) {
@@ -363,6 +553,15 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
         ("v1", "Service") => Some(&SERVICE),
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
+        ("v1", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
+        ("authentication.k8s.io/v1", "TokenRequest") => Some(&TOKEN_REQUEST),
+        ("authentication.k8s.io/v1", "TokenReview") => Some(&TOKEN_REVIEW),
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => Some(&SELF_SUBJECT_REVIEW),
+        ("authorization.k8s.io/v1", "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            Some(&SUBJECT_ACCESS_REVIEW)
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => Some(&SELF_SUBJECT_ACCESS_REVIEW),
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => Some(&SELF_SUBJECT_RULES_REVIEW),
         _ => None,
     }
 }

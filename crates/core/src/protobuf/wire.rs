@@ -88,3 +88,73 @@ impl<'a> Fields<'a> {
         Ok(())
     }
 }
+
+/// Builds an encoded message field by field (proto3: the caller leaves out fields at their zero
+/// value where that matters).
+#[derive(Debug, Default)]
+pub struct Encoder {
+    bytes: Vec<u8>,
+}
+
+impl Encoder {
+    /// An empty message.
+    pub fn new() -> Self {
+        Encoder::default()
+    }
+
+    /// The encoded message.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// A varint field (wire type 0).
+    pub fn varint(&mut self, number: u32, value: u64) {
+        self.tag(number, 0);
+        self.raw_varint(value);
+    }
+
+    /// A `bool` field, written only when true.
+    pub fn flag(&mut self, number: u32, value: bool) {
+        if value {
+            self.varint(number, 1);
+        }
+    }
+
+    /// A length-delimited field (wire type 2): bytes, a string or an encoded message.
+    pub fn bytes(&mut self, number: u32, value: &[u8]) {
+        self.tag(number, 2);
+        self.raw_varint(value.len() as u64);
+        self.bytes.extend_from_slice(value);
+    }
+
+    /// A string field, written whatever its value (use for repeated strings).
+    pub fn string(&mut self, number: u32, value: &str) {
+        self.bytes(number, value.as_bytes());
+    }
+
+    /// A string field, left out when empty (proto3 scalars).
+    pub fn text(&mut self, number: u32, value: &str) {
+        if !value.is_empty() {
+            self.string(number, value);
+        }
+    }
+
+    /// A nested message, built by `build`.
+    pub fn message(&mut self, number: u32, build: impl FnOnce(&mut Encoder)) {
+        let mut nested = Encoder::new();
+        build(&mut nested);
+        self.bytes(number, &nested.bytes);
+    }
+
+    fn tag(&mut self, number: u32, wire_type: u8) {
+        self.raw_varint((u64::from(number) << 3) | u64::from(wire_type));
+    }
+
+    fn raw_varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
+    }
+}

@@ -2,11 +2,14 @@
 //! Python client. Each file covers one area; this one holds the shared helpers.
 
 mod apply;
+mod auth;
 mod clients;
 mod cluster;
 mod durability;
 mod lifecycle;
 mod objects;
+mod openapi;
+mod pods;
 mod streams;
 
 use std::path::{Path, PathBuf};

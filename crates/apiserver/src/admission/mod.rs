@@ -1,0 +1,245 @@
+//! The admission chain, like upstream's: every create, update, patch and delete passes the mutating
+//! plugins in order (after defaulting, before validation), then, once the object is valid, the
+//! validating plugins; the first error answers the request. Plugins see the request's
+//! [`Attributes`] (operation, resource, namespace, name, user) and the new and old objects.
+//!
+//! The standard chain, in upstream's order: `NamespaceLifecycle`, `ServiceAccount`, `Priority`,
+//! `DefaultTolerationSeconds` (mutating); `ServiceAccount` (validating).
+
+mod default_tolerations;
+mod namespace_lifecycle;
+mod priority;
+mod service_account;
+
+use async_trait::async_trait;
+use kubers_core::registry::{GroupResource, ResourceInfo};
+use kubers_core::status::Cause;
+use kubers_store::Store;
+use serde_json::{Value, json};
+
+use crate::auth::UserInfo;
+use crate::errors::ApiError;
+
+pub use default_tolerations::DefaultTolerationSeconds;
+pub use namespace_lifecycle::NamespaceLifecycle;
+pub use priority::Priority;
+pub use service_account::ServiceAccount;
+
+/// What a write does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// POST of a new object.
+    Create,
+    /// PUT or PATCH of an existing object.
+    Update,
+    /// DELETE of an object.
+    Delete,
+}
+
+/// The request a plugin decides on.
+#[derive(Clone, Copy, Debug)]
+pub struct Attributes<'a> {
+    /// The operation.
+    pub operation: Operation,
+    /// The resource written.
+    pub info: &'static ResourceInfo,
+    /// The subresource (`status`, ...), if any.
+    pub subresource: Option<&'a str>,
+    /// The namespace, for namespaced resources.
+    pub namespace: Option<&'a str>,
+    /// The object's name (chosen already for creates).
+    pub name: &'a str,
+    /// Who asks.
+    pub user: &'a UserInfo,
+    /// Whether nothing will be stored (`dryRun=All`).
+    pub dry_run: bool,
+}
+
+impl Attributes<'_> {
+    /// Whether the request is for the core resource `resource` itself (no subresource).
+    pub fn is_core(&self, resource: &str) -> bool {
+        self.info.group.is_empty() && self.info.resource == resource && self.subresource.is_none()
+    }
+
+    /// The resource as upstream's messages name it.
+    pub fn resource(&self) -> GroupResource<'static> {
+        self.info.group_resource()
+    }
+}
+
+/// A plugin that may change the object (or refuse the request).
+#[async_trait]
+pub trait MutatingPlugin: Send + Sync {
+    /// The plugin's upstream name (`ServiceAccount`).
+    fn name(&self) -> &'static str;
+
+    /// Admits `object` (null for deletes), possibly changing it; `old` is the stored object for
+    /// updates and deletes.
+    async fn admit(
+        &self,
+        store: &dyn Store,
+        attributes: &Attributes<'_>,
+        object: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError>;
+}
+
+/// A plugin that may only refuse the request.
+#[async_trait]
+pub trait ValidatingPlugin: Send + Sync {
+    /// The plugin's upstream name.
+    fn name(&self) -> &'static str;
+
+    /// Checks the (valid, fully mutated) `object` (null for deletes).
+    async fn validate(
+        &self,
+        store: &dyn Store,
+        attributes: &Attributes<'_>,
+        object: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError>;
+}
+
+/// The ordered plugins.
+pub struct Admission {
+    mutating: Vec<Box<dyn MutatingPlugin>>,
+    validating: Vec<Box<dyn ValidatingPlugin>>,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mutating: Vec<&str> = self.mutating.iter().map(|plugin| plugin.name()).collect();
+        let validating: Vec<&str> = self.validating.iter().map(|plugin| plugin.name()).collect();
+        f.debug_struct("Admission")
+            .field("mutating", &mutating)
+            .field("validating", &validating)
+            .finish()
+    }
+}
+
+impl Admission {
+    /// A chain of the given plugins.
+    pub fn new(
+        mutating: Vec<Box<dyn MutatingPlugin>>,
+        validating: Vec<Box<dyn ValidatingPlugin>>,
+    ) -> Self {
+        Admission {
+            mutating,
+            validating,
+        }
+    }
+
+    /// The plugins kube-apiserver enables by default that kubers implements, in upstream's order.
+    pub fn standard() -> Self {
+        Admission::new(
+            vec![
+                Box::new(NamespaceLifecycle),
+                Box::new(ServiceAccount),
+                Box::new(Priority),
+                Box::new(DefaultTolerationSeconds),
+            ],
+            vec![Box::new(ServiceAccount)],
+        )
+    }
+
+    /// Runs the mutating plugins in order.
+    pub async fn admit(
+        &self,
+        store: &dyn Store,
+        attributes: &Attributes<'_>,
+        object: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        for plugin in &self.mutating {
+            plugin.admit(store, attributes, object, old).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the validating plugins in order.
+    pub async fn validate(
+        &self,
+        store: &dyn Store,
+        attributes: &Attributes<'_>,
+        object: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        for plugin in &self.validating {
+            plugin.validate(store, attributes, object, old).await?;
+        }
+        Ok(())
+    }
+}
+
+/// 403 from an admission plugin, worded like upstream's `admission.NewForbidden`:
+/// `pods "web" is forbidden: <message>`, naming the object by its name (or `generateName`).
+pub fn forbidden(
+    attributes: &Attributes<'_>,
+    object: &Value,
+    message: &str,
+    causes: &[Cause],
+) -> ApiError {
+    let name = if attributes.name.is_empty() {
+        ["name", "generateName"]
+            .iter()
+            .find_map(|field| {
+                object
+                    .pointer(&format!("/metadata/{field}"))
+                    .and_then(Value::as_str)
+                    .filter(|name| !name.is_empty())
+            })
+            .unwrap_or("Unknown")
+    } else {
+        attributes.name
+    };
+    forbidden_named(attributes.resource(), name, message, causes)
+}
+
+/// 403 `<resource> "<name>" is forbidden: <message>` (upstream's `errors.NewForbidden`).
+pub fn forbidden_named(
+    resource: GroupResource<'_>,
+    name: &str,
+    message: &str,
+    causes: &[Cause],
+) -> ApiError {
+    let text = if name.is_empty() {
+        format!("{resource} is forbidden: {message}")
+    } else {
+        format!("{resource} {} is forbidden: {message}", quote(name))
+    };
+    let mut details = serde_json::Map::new();
+    if !name.is_empty() {
+        details.insert("name".into(), json!(name));
+    }
+    if !resource.group.is_empty() {
+        details.insert("group".into(), json!(resource.group));
+    }
+    details.insert("kind".into(), json!(resource.resource));
+    if !causes.is_empty() {
+        details.insert("causes".into(), json!(causes));
+    }
+    let mut error = ApiError::status(403, "Forbidden", text);
+    if let Some(body) = error.0.body.as_object_mut() {
+        body.insert("details".into(), Value::Object(details));
+    }
+    error
+}
+
+/// Go's `%q` for a name (names have no characters that need escaping but quotes and backslashes).
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+}
+
+/// The stored object at `key`, if any.
+async fn get_object(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
+    match store.get(key).await {
+        Ok(Some(kv)) => serde_json::from_slice(&kv.value)
+            .map(Some)
+            .map_err(|error| ApiError::internal(format!("{key}: {error}"))),
+        Ok(None) => Ok(None),
+        Err(error) => Err(ApiError::unavailable(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

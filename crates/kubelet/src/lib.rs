@@ -1,0 +1,21 @@
+//! The kubers node agent (kubelet): registers the Node and keeps its Lease, runs the Pods bound to it
+//! through CRI on a supervised containerd, sets up their volumes and reports their status.
+//!
+//! Containers are touched only through CRI; host side effects (cgroup folders, CNI configuration,
+//! volume files) live in `cgroups`, `cni` and `pods::volumes`.
+
+pub mod agent;
+pub mod cgroups;
+pub mod cleanup;
+pub mod cni;
+pub mod config;
+pub mod containerd;
+pub mod cri;
+pub mod error;
+pub mod images;
+pub mod node;
+pub mod pods;
+
+pub use agent::run;
+pub use config::{AgentConfig, AgentPaths};
+pub use error::{Error, Result};

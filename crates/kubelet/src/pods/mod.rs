@@ -1,0 +1,38 @@
+//! Pods on this node: one worker per pod converging it through CRI, and the status it reports.
+
+pub mod atomic_writer;
+pub mod cri_config;
+pub mod env;
+pub mod labels;
+pub mod manager;
+pub mod runtime;
+pub mod status;
+pub mod volumes;
+pub mod worker;
+
+use crate::config::{AgentConfig, AgentPaths};
+use crate::cri::Cri;
+use crate::node::system::SystemInfo;
+
+/// What every pod worker shares.
+#[derive(Clone)]
+pub struct NodeContext {
+    /// The CRI client.
+    pub cri: Cri,
+    /// The API client.
+    pub client: kube::Client,
+    /// The agent's configuration.
+    pub config: AgentConfig,
+    /// The agent's folders.
+    pub paths: AgentPaths,
+    /// The machine's facts.
+    pub system: SystemInfo,
+}
+
+impl std::fmt::Debug for NodeContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeContext")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

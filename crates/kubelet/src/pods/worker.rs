@@ -1,0 +1,700 @@
+//! One pod's worker: converges the pod through CRI (sandbox, init containers in order, app containers
+//! with restart policy and back-off), tears it down on deletion, and writes its status when it changed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_cri::v1 as cri;
+use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use tokio::sync::{Notify, watch};
+
+use super::NodeContext;
+use super::cri_config::{self, ManagedFiles};
+use super::env::container_env;
+use super::runtime;
+use super::status::{self, Observed, StatusInputs, WaitingReasons, attempt};
+use super::volumes::{self, VolumePaths};
+use crate::cgroups;
+use crate::error::{Error, Result};
+use crate::images::pull::effective_policy;
+
+/// First restart delay after a crash, doubled up to [`MAX_BACKOFF`] (upstream's values).
+const INITIAL_BACKOFF: Duration = Duration::from_secs(10);
+/// Longest restart delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How soon a sync that could not finish (e.g. a failed mount) is retried.
+const RETRY: Duration = Duration::from_secs(2);
+/// How often a settled pod is synced anyway (volume contents, missed events).
+const RESYNC: Duration = Duration::from_secs(60);
+
+/// What the worker does after a sync.
+enum Next {
+    /// Sync again after this long, or earlier when woken.
+    After(Duration),
+    /// The pod is gone; the worker ends.
+    Done,
+}
+
+/// A pod's worker state between syncs.
+struct PodWorker {
+    context: Arc<NodeContext>,
+    start_time: Option<Time>,
+    backoff: HashMap<String, Duration>,
+    waiting: WaitingReasons,
+    last_written: Option<serde_json::Value>,
+}
+
+/// Runs a pod's worker until the pod is gone. `desired` carries the newest Pod object (or `None`
+/// once it left the API); `wake` is signalled when CRI state of the pod changed.
+pub async fn run(
+    context: Arc<NodeContext>,
+    uid: String,
+    mut desired: watch::Receiver<Option<Arc<Pod>>>,
+    wake: Arc<Notify>,
+) {
+    let mut worker = PodWorker {
+        context,
+        start_time: None,
+        backoff: HashMap::new(),
+        waiting: WaitingReasons::new(),
+        last_written: None,
+    };
+    loop {
+        let pod = desired.borrow_and_update().clone();
+        let next = match pod {
+            Some(pod) => match worker.sync(&pod).await {
+                Ok(next) => next,
+                Err(error) => {
+                    tracing::warn!(pod = %pod_key(&pod), %error, "pod sync failed");
+                    Next::After(RETRY)
+                }
+            },
+            None => {
+                if let Err(error) = worker.tear_down(&uid, 0).await {
+                    tracing::warn!(%uid, %error, "tearing down a removed pod failed");
+                }
+                return;
+            }
+        };
+        let delay = match next {
+            Next::Done => return,
+            Next::After(delay) => delay,
+        };
+        tokio::select! {
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// `namespace/name` of a pod.
+pub fn pod_key(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+impl PodWorker {
+    async fn sync(&mut self, pod: &Pod) -> Result<Next> {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        if pod.metadata.deletion_timestamp.is_some() {
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .or_else(|| {
+                    pod.spec
+                        .as_ref()
+                        .and_then(|spec| spec.termination_grace_period_seconds)
+                })
+                .unwrap_or(30);
+            self.tear_down(&uid, grace).await?;
+            self.delete_object(pod).await?;
+            return Ok(Next::Done);
+        }
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.clone())
+            .unwrap_or_default();
+        let (mut observed, sandboxes) = runtime::observe(&self.context.cri, &uid).await?;
+        if phase == "Succeeded" || phase == "Failed" {
+            self.stop_everything(&observed, &sandboxes, 0).await?;
+            return Ok(Next::After(RESYNC));
+        }
+        if self.start_time.is_none() {
+            self.start_time = pod
+                .status
+                .as_ref()
+                .and_then(|status| status.start_time.clone())
+                .or_else(|| Some(Time(jiff::Timestamp::now())));
+        }
+        let spec = pod.spec.clone().unwrap_or_default();
+        let restart_policy = spec
+            .restart_policy
+            .clone()
+            .unwrap_or_else(|| "Always".to_string());
+
+        if !observed.sandbox_ready() && pod_finished(&spec.containers, &observed, &restart_policy) {
+            self.write_status(pod, &observed, None).await?;
+            return Ok(Next::After(RESYNC));
+        }
+
+        let volume_paths = match volumes::prepare(&self.context, pod).await {
+            Ok(paths) => paths,
+            Err(message) => {
+                tracing::warn!(pod = %pod_key(pod), %message, "volume setup failed");
+                self.write_status(pod, &observed, None).await?;
+                return Ok(Next::After(RETRY));
+            }
+        };
+
+        if !observed.sandbox_ready() {
+            self.stop_everything(&observed, &sandboxes, 0).await?;
+            let config = cri_config::sandbox_config(&self.context, pod, sandboxes.len() as u32);
+            let log_dir = std::path::PathBuf::from(&config.log_directory);
+            std::fs::create_dir_all(&log_dir)
+                .map_err(|error| Error::io(format!("creating {}", log_dir.display()), error))?;
+            let request = cri::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            };
+            if let Err(status) = self
+                .context
+                .cri
+                .runtime
+                .clone()
+                .run_pod_sandbox(request)
+                .await
+            {
+                tracing::warn!(pod = %pod_key(pod), error = %status.message(), "creating the pod sandbox failed");
+                self.write_status(pod, &observed, None).await?;
+                return Ok(Next::After(RETRY));
+            }
+            (observed, _) = runtime::observe(&self.context.cri, &uid).await?;
+        }
+        let Some(sandbox) = observed.sandbox.clone() else {
+            return Ok(Next::After(RETRY));
+        };
+        let pod_ip = observed.pod_ip();
+        let files = self.managed_files(pod, &pod_ip)?;
+
+        let mut next = RESYNC;
+        let mut progressed = false;
+        let mut init_pending = false;
+        for container in spec.init_containers.iter().flatten() {
+            let (latest, _) = observed.attempts(&container.name);
+            match latest.map(|status| (status.state, status.exit_code)) {
+                Some((state, 0)) if state == cri::ContainerState::ContainerExited as i32 => {
+                    continue;
+                }
+                Some((state, _)) if state == cri::ContainerState::ContainerRunning as i32 => {
+                    init_pending = true;
+                    break;
+                }
+                Some((state, _)) if state == cri::ContainerState::ContainerExited as i32 => {
+                    init_pending = true;
+                    if restart_policy == "Never" {
+                        break;
+                    }
+                    let Some(latest) = latest else { break };
+                    match self.restart_delay(&container.name, latest, pod) {
+                        Some(wait) => next = next.min(wait),
+                        None => {
+                            self.start_container(
+                                pod,
+                                container,
+                                attempt(latest) + 1,
+                                &sandbox,
+                                &volume_paths,
+                                &files,
+                                &pod_ip,
+                                true,
+                            )
+                            .await;
+                            progressed = true;
+                        }
+                    }
+                    break;
+                }
+                _ => {
+                    init_pending = true;
+                    self.start_container(
+                        pod,
+                        container,
+                        latest.map(|status| attempt(status) + 1).unwrap_or(0),
+                        &sandbox,
+                        &volume_paths,
+                        &files,
+                        &pod_ip,
+                        true,
+                    )
+                    .await;
+                    progressed = true;
+                    break;
+                }
+            }
+        }
+        if !init_pending {
+            for container in &spec.containers {
+                let (latest, _) = observed.attempts(&container.name);
+                match latest {
+                    None => {
+                        self.start_container(
+                            pod,
+                            container,
+                            0,
+                            &sandbox,
+                            &volume_paths,
+                            &files,
+                            &pod_ip,
+                            false,
+                        )
+                        .await;
+                        progressed = true;
+                    }
+                    Some(status)
+                        if status.state == cri::ContainerState::ContainerCreated as i32 =>
+                    {
+                        self.start_created(pod, container, status).await;
+                        progressed = true;
+                    }
+                    Some(status) if status.state == cri::ContainerState::ContainerExited as i32 => {
+                        let restart = match restart_policy.as_str() {
+                            "Never" => false,
+                            "OnFailure" => status.exit_code != 0,
+                            _ => true,
+                        };
+                        if restart {
+                            match self.restart_delay(&container.name, status, pod) {
+                                Some(wait) => next = next.min(wait),
+                                None => {
+                                    self.start_container(
+                                        pod,
+                                        container,
+                                        attempt(status) + 1,
+                                        &sandbox,
+                                        &volume_paths,
+                                        &files,
+                                        &pod_ip,
+                                        false,
+                                    )
+                                    .await;
+                                    progressed = true;
+                                }
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if progressed {
+            (observed, _) = runtime::observe(&self.context.cri, &uid).await?;
+        }
+        self.write_status(pod, &observed, None).await?;
+        Ok(Next::After(next))
+    }
+
+    /// Whether a container must wait before its next restart; sets the waiting reason if so and
+    /// advances the back-off when the restart may go ahead.
+    fn restart_delay(
+        &mut self,
+        name: &str,
+        exited: &cri::ContainerStatus,
+        pod: &Pod,
+    ) -> Option<Duration> {
+        let finished = chrono::DateTime::from_timestamp_nanos(exited.finished_at);
+        let since = (chrono::Utc::now() - finished).to_std().unwrap_or_default();
+        if let Some(delay) = self.backoff.get(name).copied() {
+            if since < delay {
+                let message = format!(
+                    "back-off {}s restarting failed container={name} pod={}_{}({})",
+                    delay.as_secs(),
+                    pod.metadata.name.as_deref().unwrap_or_default(),
+                    pod.metadata.namespace.as_deref().unwrap_or_default(),
+                    pod.metadata.uid.as_deref().unwrap_or_default()
+                );
+                self.waiting
+                    .insert(name.to_string(), ("CrashLoopBackOff".to_string(), message));
+                return Some(delay - since);
+            }
+        }
+        let next = match self.backoff.get(name) {
+            Some(delay) => (*delay * 2).min(MAX_BACKOFF),
+            None => INITIAL_BACKOFF,
+        };
+        self.backoff.insert(name.to_string(), next);
+        None
+    }
+
+    /// The pod's hosts file and a fresh termination-message file folder.
+    fn managed_files(&self, pod: &Pod, pod_ip: &str) -> Result<ManagedFiles> {
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let pod_dir = self.context.paths.pod_dir(&uid);
+        std::fs::create_dir_all(&pod_dir)
+            .map_err(|error| Error::io(format!("creating {}", pod_dir.display()), error))?;
+        let host_network = pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.host_network)
+            .unwrap_or(false);
+        let etc_hosts = if host_network {
+            None
+        } else {
+            let path = pod_dir.join("etc-hosts");
+            let text = cri_config::etc_hosts(pod, pod_ip, &self.context.config.cluster_domain);
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&path, text)
+                    .map_err(|error| Error::io(format!("writing {}", path.display()), error))?;
+            }
+            Some(path)
+        };
+        Ok(ManagedFiles {
+            etc_hosts,
+            termination_message: None,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn start_container(
+        &mut self,
+        pod: &Pod,
+        container: &Container,
+        attempt: u32,
+        sandbox: &cri::PodSandboxStatus,
+        volume_paths: &VolumePaths,
+        files: &ManagedFiles,
+        pod_ip: &str,
+        init: bool,
+    ) {
+        let name = container.name.clone();
+        match self
+            .try_start_container(
+                pod,
+                container,
+                attempt,
+                sandbox,
+                volume_paths,
+                files,
+                pod_ip,
+                init,
+            )
+            .await
+        {
+            Ok(()) => {
+                self.waiting.remove(&name);
+            }
+            Err((reason, message)) => {
+                tracing::warn!(pod = %pod_key(pod), container = %name, %reason, %message, "container start failed");
+                self.waiting.insert(name, (reason, message));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn try_start_container(
+        &mut self,
+        pod: &Pod,
+        container: &Container,
+        attempt: u32,
+        sandbox: &cri::PodSandboxStatus,
+        volume_paths: &VolumePaths,
+        files: &ManagedFiles,
+        pod_ip: &str,
+        init: bool,
+    ) -> std::result::Result<(), (String, String)> {
+        let image = container.image.clone().unwrap_or_default();
+        let policy = effective_policy(&image, container.image_pull_policy.as_deref());
+        let present = runtime::image_present(&self.context.cri, &image)
+            .await
+            .map_err(|error| ("ErrImagePull".to_string(), error.to_string()))?;
+        if policy == "Never" && !present {
+            return Err((
+                "ErrImageNeverPull".to_string(),
+                format!("Container image {image:?} is not present with pull policy of Never"),
+            ));
+        }
+        if policy == "Always" || !present {
+            if let Err(message) = runtime::pull_image(&self.context.cri, &image, None).await {
+                let reason = if self
+                    .waiting
+                    .get(&container.name)
+                    .is_some_and(|(reason, _)| {
+                        reason == "ErrImagePull" || reason == "ImagePullBackOff"
+                    }) {
+                    "ImagePullBackOff"
+                } else {
+                    "ErrImagePull"
+                };
+                if !present {
+                    return Err((
+                        reason.to_string(),
+                        format!("failed to pull and unpack image {image:?}: {message}"),
+                    ));
+                }
+            }
+        }
+        let env = container_env(&self.context, pod, container, pod_ip)
+            .await
+            .map_err(|message| ("CreateContainerConfigError".to_string(), message))?;
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let message_dir = self
+            .context
+            .paths
+            .pod_dir(&uid)
+            .join("containers")
+            .join(&container.name);
+        let mut files = files.clone();
+        if container.termination_message_path.as_deref() != Some("") {
+            std::fs::create_dir_all(&message_dir)
+                .map_err(|error| ("CreateContainerError".to_string(), error.to_string()))?;
+            let path = message_dir.join(format!("termination-log-{attempt}"));
+            std::fs::write(&path, b"")
+                .map_err(|error| ("CreateContainerError".to_string(), error.to_string()))?;
+            files.termination_message = Some(path);
+        }
+        let config =
+            cri_config::container_config(pod, container, attempt, &env, volume_paths, &files, init)
+                .map_err(|message| ("CreateContainerConfigError".to_string(), message))?;
+        let sandbox_config = cri_config::sandbox_config(
+            &self.context,
+            pod,
+            sandbox
+                .metadata
+                .as_ref()
+                .map(|metadata| metadata.attempt)
+                .unwrap_or(0),
+        );
+        let created = self
+            .context
+            .cri
+            .runtime
+            .clone()
+            .create_container(cri::CreateContainerRequest {
+                pod_sandbox_id: sandbox.id.clone(),
+                config: Some(config),
+                sandbox_config: Some(sandbox_config),
+            })
+            .await
+            .map_err(|status| {
+                (
+                    "CreateContainerError".to_string(),
+                    status.message().to_string(),
+                )
+            })?
+            .into_inner();
+        self.context
+            .cri
+            .runtime
+            .clone()
+            .start_container(cri::StartContainerRequest {
+                container_id: created.container_id,
+            })
+            .await
+            .map_err(|status| {
+                (
+                    "RunContainerError".to_string(),
+                    status.message().to_string(),
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn start_created(
+        &mut self,
+        pod: &Pod,
+        container: &Container,
+        status: &cri::ContainerStatus,
+    ) {
+        let result = self
+            .context
+            .cri
+            .runtime
+            .clone()
+            .start_container(cri::StartContainerRequest {
+                container_id: status.id.clone(),
+            })
+            .await;
+        if let Err(status) = result {
+            tracing::warn!(pod = %pod_key(pod), container = %container.name, error = %status.message(), "starting a created container failed");
+            self.waiting.insert(
+                container.name.clone(),
+                (
+                    "RunContainerError".to_string(),
+                    status.message().to_string(),
+                ),
+            );
+        }
+    }
+
+    /// Stops every container (with the grace period) and every sandbox of the pod.
+    async fn stop_everything(
+        &self,
+        observed: &Observed,
+        sandboxes: &[cri::PodSandbox],
+        grace: i64,
+    ) -> Result<()> {
+        let running: Vec<&cri::ContainerStatus> = observed
+            .containers
+            .iter()
+            .filter(|status| {
+                status.state == cri::ContainerState::ContainerRunning as i32
+                    || status.state == cri::ContainerState::ContainerCreated as i32
+            })
+            .collect();
+        let stops = running
+            .iter()
+            .map(|status| runtime::stop_container(&self.context.cri, &status.id, grace));
+        for result in futures::future::join_all(stops).await {
+            result?;
+        }
+        for sandbox in sandboxes {
+            if sandbox.state == cri::PodSandboxState::SandboxReady as i32 {
+                runtime::stop_sandbox(&self.context.cri, &sandbox.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops and removes everything of the pod on this node: containers, sandboxes, volumes, cgroups.
+    async fn tear_down(&mut self, uid: &str, grace: i64) -> Result<()> {
+        let (observed, sandboxes) = runtime::observe(&self.context.cri, uid).await?;
+        self.stop_everything(&observed, &sandboxes, grace).await?;
+        for sandbox in &sandboxes {
+            runtime::remove_sandbox(&self.context.cri, &sandbox.id).await?;
+        }
+        let pod_dir = self.context.paths.pod_dir(uid);
+        if pod_dir.exists() {
+            std::fs::remove_dir_all(&pod_dir)
+                .map_err(|error| Error::io(format!("removing {}", pod_dir.display()), error))?;
+        }
+        if let Some(sandbox) = sandboxes.first() {
+            let namespace = sandbox
+                .metadata
+                .as_ref()
+                .map(|metadata| metadata.namespace.clone())
+                .unwrap_or_default();
+            let name = sandbox
+                .metadata
+                .as_ref()
+                .map(|metadata| metadata.name.clone())
+                .unwrap_or_default();
+            let _ = std::fs::remove_dir_all(self.context.paths.pod_log_dir(&namespace, &name, uid));
+        }
+        cgroups::remove_pod_cgroup(&cgroups::pod_cgroup(
+            &self
+                .context
+                .paths
+                .cgroup_parent(&self.context.config.node_name),
+            uid,
+        ));
+        Ok(())
+    }
+
+    /// Removes the Pod object once everything on the node is gone (grace period 0, same UID).
+    async fn delete_object(&self, pod: &Pod) -> Result<()> {
+        let api: Api<Pod> = Api::namespaced(
+            self.context.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+        );
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: pod.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api
+            .delete(pod.metadata.name.as_deref().unwrap_or_default(), &params)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Writes the pod's status if it differs from what was last written.
+    async fn write_status(
+        &mut self,
+        pod: &Pod,
+        observed: &Observed,
+        forced: Option<(String, String, String)>,
+    ) -> Result<()> {
+        let start_time = self
+            .start_time
+            .clone()
+            .unwrap_or_else(|| Time(jiff::Timestamp::now()));
+        let host_ip = self.context.config.node_ip.to_string();
+        let ready = |_: &str| true;
+        let inputs = StatusInputs {
+            waiting: &self.waiting,
+            ready: &ready,
+            host_ip: &host_ip,
+            start_time,
+            forced,
+        };
+        let desired = status::pod_status(pod, observed, &inputs);
+        let desired = serde_json::to_value(&desired)
+            .map_err(|error| Error::Config(format!("pod status: {error}")))?;
+        if self.last_written.as_ref() == Some(&desired) {
+            return Ok(());
+        }
+        let current = pod
+            .status
+            .as_ref()
+            .and_then(|status| serde_json::to_value(status).ok())
+            .unwrap_or(serde_json::json!({}));
+        let Some(diff) = status::merge_diff(&current, &desired) else {
+            self.last_written = Some(desired);
+            return Ok(());
+        };
+        let api: Api<Pod> = Api::namespaced(
+            self.context.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or_default(),
+        );
+        let patch = serde_json::json!({"metadata": {"uid": pod.metadata.uid}, "status": diff});
+        match api
+            .patch_status(
+                pod.metadata.name.as_deref().unwrap_or_default(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => {
+                self.last_written = Some(desired);
+                Ok(())
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+/// Whether a pod whose sandbox is gone has nothing left to run: every container finished and the
+/// restart policy does not restart it.
+fn pod_finished(containers: &[Container], observed: &Observed, restart_policy: &str) -> bool {
+    if restart_policy == "Always" || containers.is_empty() {
+        return false;
+    }
+    containers
+        .iter()
+        .all(|container| match observed.attempts(&container.name).0 {
+            Some(status) if status.state == cri::ContainerState::ContainerExited as i32 => {
+                restart_policy == "Never" || status.exit_code == 0
+            }
+            _ => false,
+        })
+}
