@@ -15,9 +15,11 @@ use crate::config::{AgentConfig, AgentPaths};
 use crate::containerd;
 use crate::cri::Cri;
 use crate::error::{Error, Result};
+use crate::events::Recorder;
 use crate::images::{import, pause};
 use crate::node::{lease, register, system::SystemInfo};
 use crate::pods::{NodeContext, manager, runtime};
+use crate::probes::ProbeResults;
 
 /// How often the node status is recomputed.
 const STATUS_INTERVAL: Duration = Duration::from_secs(10);
@@ -66,12 +68,15 @@ pub async fn run(config: AgentConfig) -> Result<()> {
         system.clone(),
         runtime_version,
     ));
+    let recorder = Recorder::new(client.clone(), config.node_name.clone());
     let context = Arc::new(NodeContext {
         cri,
         client,
         config,
         paths,
         system,
+        recorder,
+        probes: ProbeResults::default(),
     });
     manager::run(context).await;
     Err(Error::Runtime("the pod watch ended".to_string()))

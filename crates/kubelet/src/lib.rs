@@ -12,9 +12,11 @@ pub mod config;
 pub mod containerd;
 pub mod cri;
 pub mod error;
+pub mod events;
 pub mod images;
 pub mod node;
 pub mod pods;
+pub mod probes;
 
 pub use agent::run;
 pub use config::{AgentConfig, AgentPaths};

@@ -414,3 +414,103 @@ fn containers_survive_a_killed_agent_and_are_adopted() {
         None,
     );
 }
+
+#[test]
+fn probes_hooks_deadlines_and_events() {
+    let cluster = cluster();
+    let manifest = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: web
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "mkdir -p /www; sleep 2; touch /www/ready; exec httpd -f -p 8080 -h /www"]
+    ports: [{{name: http, containerPort: 8080}}]
+    readinessProbe:
+      httpGet: {{path: /ready, port: http}}
+      periodSeconds: 1
+    startupProbe:
+      tcpSocket: {{port: 8080}}
+      periodSeconds: 1
+      failureThreshold: 30
+    lifecycle:
+      preStop:
+        exec: {{command: ["sh", "-c", "echo stopping > /www/prestop"]}}
+  - name: dies
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/alive; while true; do sleep 1; done"]
+    livenessProbe:
+      exec: {{command: ["test", "-e", "/tmp/missing"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+    lifecycle:
+      postStart:
+        exec: {{command: ["touch", "/tmp/started"]}}
+"#,
+        node = cluster.node_name()
+    );
+    kubectl(&cluster, &["apply", "-f", "-"], Some(&manifest));
+    // Readiness: the web container turns ready only after its startup and readiness probes pass.
+    wait_for(
+        &cluster,
+        "probed",
+        "{.status.containerStatuses[?(@.name==\"web\")].ready}",
+        |ready| ready == "true",
+    );
+    // Liveness: the failing probe restarts the other container.
+    wait_for(
+        &cluster,
+        "probed",
+        "{.status.containerStatuses[?(@.name==\"dies\")].restartCount}",
+        |count| count.parse::<u32>().unwrap_or(0) >= 1,
+    );
+    let events = kubectl(
+        &cluster,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=probed",
+            "-o",
+            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+        ],
+        None,
+    );
+    for expected in [
+        "Pulled: Container image \"docker.io/library/busybox:1.35\" already present on machine",
+        "Created: Created container: web",
+        "Started: Started container dies",
+        "Unhealthy: Liveness probe failed",
+        "Killing: Container dies failed liveness probe, will be restarted",
+    ] {
+        assert!(
+            events.contains(expected),
+            "missing {expected:?} in:\n{events}"
+        );
+    }
+    let described = kubectl(&cluster, &["describe", "pod", "probed"], None);
+    assert!(described.contains("Liveness probe failed"), "{described}");
+
+    let deadline = pod_manifest(
+        &cluster,
+        "limited",
+        "Always",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
+    )
+    .replace(
+        "  restartPolicy: Always\n",
+        "  restartPolicy: Always\n  activeDeadlineSeconds: 3\n",
+    );
+    kubectl(&cluster, &["apply", "-f", "-"], Some(&deadline));
+    wait_for(
+        &cluster,
+        "limited",
+        "{.status.phase}/{.status.reason}",
+        |value| value == "Failed/DeadlineExceeded",
+    );
+}
