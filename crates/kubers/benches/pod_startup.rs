@@ -19,12 +19,20 @@ use kubers_testkit::cluster::TestCluster;
 use kubers_testkit::images::BUSYBOX_IMAGE;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let pods: usize = std::env::args().skip(1).find_map(|arg| arg.parse().ok()).unwrap_or(50);
+    let pods: usize = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(50);
     let cluster = TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers")))?;
     let ca = cluster.data_dir().join("server/tls/ca.crt");
     let created = cluster.kubectl_with(
         &kubers_testkit::server::kubectl_binary(),
-        &["create", "configmap", "kube-root-ca.crt", &format!("--from-file=ca.crt={}", ca.display())],
+        &[
+            "create",
+            "configmap",
+            "kube-root-ca.crt",
+            &format!("--from-file=ca.crt={}", ca.display()),
+        ],
         None,
     )?;
     let _ = created;
@@ -34,13 +42,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let raw = raw_cri(&socket, &cluster, pods).await?;
         let kubers = through_kubers(&cluster, pods).await?;
         let server_rss = rss_kib(cluster.server_pid().unwrap_or(0));
-        let containerd_pid: u32 = std::fs::read_to_string(cluster.data_dir().join("agent/containerd/containerd.pid"))?.trim().parse()?;
+        let containerd_pid: u32 =
+            std::fs::read_to_string(cluster.data_dir().join("agent/containerd/containerd.pid"))?
+                .trim()
+                .parse()?;
         let containerd_rss = rss_kib(containerd_pid);
         println!("pods: {pods} (created one after another)");
-        println!("raw CRI   p50 {:>7.1} ms  p99 {:>7.1} ms", percentile(&raw, 0.50), percentile(&raw, 0.99));
-        println!("kubers    p50 {:>7.1} ms  p99 {:>7.1} ms", percentile(&kubers, 0.50), percentile(&kubers, 0.99));
-        println!("added     p50 {:>7.1} ms", percentile(&kubers, 0.50) - percentile(&raw, 0.50));
-        println!("RSS with {pods} pods running: kubers server + agent {} MiB, containerd {} MiB", server_rss / 1024, containerd_rss / 1024);
+        println!(
+            "raw CRI   p50 {:>7.1} ms  p99 {:>7.1} ms",
+            percentile(&raw, 0.50),
+            percentile(&raw, 0.99)
+        );
+        println!(
+            "kubers    p50 {:>7.1} ms  p99 {:>7.1} ms",
+            percentile(&kubers, 0.50),
+            percentile(&kubers, 0.99)
+        );
+        println!(
+            "added     p50 {:>7.1} ms",
+            percentile(&kubers, 0.50) - percentile(&raw, 0.50)
+        );
+        println!(
+            "RSS with {pods} pods running: kubers server + agent {} MiB, containerd {} MiB",
+            server_rss / 1024,
+            containerd_rss / 1024
+        );
         Ok::<_, Box<dyn std::error::Error>>(())
     })?;
     Ok(())
@@ -67,7 +93,11 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// The floor: sandbox + one container started, straight through CRI. Torn down afterwards.
-async fn raw_cri(socket: &Path, cluster: &TestCluster, pods: usize) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+async fn raw_cri(
+    socket: &Path,
+    cluster: &TestCluster,
+    pods: usize,
+) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
     let cri = Cri::connect(socket)?;
     let mut runtime = cri.runtime.clone();
     let mut samples = Vec::with_capacity(pods);
@@ -78,7 +108,12 @@ async fn raw_cri(socket: &Path, cluster: &TestCluster, pods: usize) -> Result<Ve
         let log_dir = logs.join(&uid);
         std::fs::create_dir_all(&log_dir)?;
         let config = cri::PodSandboxConfig {
-            metadata: Some(cri::PodSandboxMetadata { name: uid.clone(), uid: uid.clone(), namespace: "bench".into(), attempt: 0 }),
+            metadata: Some(cri::PodSandboxMetadata {
+                name: uid.clone(),
+                uid: uid.clone(),
+                namespace: "bench".into(),
+                attempt: 0,
+            }),
             hostname: uid.clone(),
             log_directory: log_dir.display().to_string(),
             labels: HashMap::from([("bench".to_string(), "raw".to_string())]),
@@ -90,7 +125,10 @@ async fn raw_cri(socket: &Path, cluster: &TestCluster, pods: usize) -> Result<Ve
         };
         let started = Instant::now();
         let sandbox = runtime
-            .run_pod_sandbox(cri::RunPodSandboxRequest { config: Some(config.clone()), runtime_handler: String::new() })
+            .run_pod_sandbox(cri::RunPodSandboxRequest {
+                config: Some(config.clone()),
+                runtime_handler: String::new(),
+            })
             .await?
             .into_inner()
             .pod_sandbox_id;
@@ -98,8 +136,14 @@ async fn raw_cri(socket: &Path, cluster: &TestCluster, pods: usize) -> Result<Ve
             .create_container(cri::CreateContainerRequest {
                 pod_sandbox_id: sandbox.clone(),
                 config: Some(cri::ContainerConfig {
-                    metadata: Some(cri::ContainerMetadata { name: "main".into(), attempt: 0 }),
-                    image: Some(cri::ImageSpec { image: BUSYBOX_IMAGE.into(), ..cri::ImageSpec::default() }),
+                    metadata: Some(cri::ContainerMetadata {
+                        name: "main".into(),
+                        attempt: 0,
+                    }),
+                    image: Some(cri::ImageSpec {
+                        image: BUSYBOX_IMAGE.into(),
+                        ..cri::ImageSpec::default()
+                    }),
                     command: vec!["sleep".into(), "3600".into()],
                     log_path: "main.log".into(),
                     ..cri::ContainerConfig::default()
@@ -109,29 +153,54 @@ async fn raw_cri(socket: &Path, cluster: &TestCluster, pods: usize) -> Result<Ve
             .await?
             .into_inner()
             .container_id;
-        runtime.start_container(cri::StartContainerRequest { container_id: container }).await?;
+        runtime
+            .start_container(cri::StartContainerRequest {
+                container_id: container,
+            })
+            .await?;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
         sandboxes.push(sandbox);
     }
     for sandbox in sandboxes {
-        runtime.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: sandbox.clone() }).await?;
-        runtime.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: sandbox }).await?;
+        runtime
+            .stop_pod_sandbox(cri::StopPodSandboxRequest {
+                pod_sandbox_id: sandbox.clone(),
+            })
+            .await?;
+        runtime
+            .remove_pod_sandbox(cri::RemovePodSandboxRequest {
+                pod_sandbox_id: sandbox,
+            })
+            .await?;
     }
     for index in 0..pods {
-        for hierarchy in ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"] {
-            let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{hierarchy}/kubers-bench/podraw-{index}"));
+        for hierarchy in [
+            "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd",
+        ] {
+            let _ = std::fs::remove_dir(format!(
+                "/sys/fs/cgroup/{hierarchy}/kubers-bench/podraw-{index}"
+            ));
         }
     }
-    for hierarchy in ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"] {
+    for hierarchy in [
+        "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd",
+    ] {
         let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/{hierarchy}/kubers-bench"));
     }
     Ok(samples)
 }
 
 /// Pods created through the API with `nodeName` set, each timed until a watch shows it Running.
-async fn through_kubers(cluster: &TestCluster, pods: usize) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
+async fn through_kubers(
+    cluster: &TestCluster,
+    pods: usize,
+) -> Result<Vec<f64>, Box<dyn std::error::Error>> {
     let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig())?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kubeconfig,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await?;
     let client = kube::Client::try_from(config)?;
     let api: Api<Pod> = Api::namespaced(client, "default");
     let mut samples = Vec::with_capacity(pods);
@@ -150,14 +219,25 @@ async fn through_kubers(cluster: &TestCluster, pods: usize) -> Result<Vec<f64>, 
         }))?;
         let started = Instant::now();
         let created = api.create(&PostParams::default(), &pod).await?;
-        let version = created.metadata.resource_version.clone().unwrap_or_default();
-        let params = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(60);
+        let version = created
+            .metadata
+            .resource_version
+            .clone()
+            .unwrap_or_default();
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(60);
         let mut stream = api.watch(&params, &version).await?.boxed();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             match stream.next().await {
                 Some(Ok(WatchEvent::Modified(pod))) => {
-                    if pod.status.as_ref().and_then(|status| status.phase.as_deref()) == Some("Running") {
+                    if pod
+                        .status
+                        .as_ref()
+                        .and_then(|status| status.phase.as_deref())
+                        == Some("Running")
+                    {
                         samples.push(started.elapsed().as_secs_f64() * 1000.0);
                         break;
                     }
@@ -168,6 +248,11 @@ async fn through_kubers(cluster: &TestCluster, pods: usize) -> Result<Vec<f64>, 
             }
         }
     }
-    let _ = api.delete_collection(&DeleteParams::default().grace_period(0), &Default::default()).await;
+    let _ = api
+        .delete_collection(
+            &DeleteParams::default().grace_period(0),
+            &Default::default(),
+        )
+        .await;
     Ok(samples)
 }

@@ -7,6 +7,7 @@ pub mod hooks;
 pub mod labels;
 pub mod manager;
 pub mod runtime;
+pub mod static_pods;
 pub mod status;
 pub mod volumes;
 pub mod worker;

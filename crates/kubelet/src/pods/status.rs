@@ -556,7 +556,10 @@ mod tests {
             }),
             ..ContainerStatus::default()
         };
-        assert_eq!(phase_of(std::slice::from_ref(&running), "Always"), "Running");
+        assert_eq!(
+            phase_of(std::slice::from_ref(&running), "Always"),
+            "Running"
+        );
         assert_eq!(phase_of(&[exited(0)], "Never"), "Succeeded");
         assert_eq!(phase_of(&[exited(1)], "Never"), "Failed");
         assert_eq!(phase_of(&[exited(1)], "OnFailure"), "Running");

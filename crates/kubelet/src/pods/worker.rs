@@ -16,6 +16,7 @@ use super::cri_config::{self, ManagedFiles};
 use super::env::container_env;
 use super::hooks;
 use super::runtime;
+use super::static_pods;
 use super::status::{self, Observed, StatusInputs, WaitingReasons, attempt};
 use super::volumes::{self, VolumePaths};
 use crate::cgroups;
@@ -354,6 +355,7 @@ impl PodWorker {
         if self.check_probes(pod, &observed, &pod_ip).await {
             next = next.min(Duration::from_millis(200));
         }
+        self.remove_dead_containers(&observed).await;
         self.write_status(pod, &observed, None).await?;
         Ok(Next::After(next))
     }
@@ -423,6 +425,31 @@ impl PodWorker {
         }
         self.context.probes.retain_for_pod(&all, &running);
         killed
+    }
+
+    /// Garbage: keeps the newest two attempts of each container (the current one and the one
+    /// `lastState` and `kubectl logs --previous` show) and removes older exited ones.
+    async fn remove_dead_containers(&self, observed: &Observed) {
+        let mut by_name: HashMap<String, Vec<&cri::ContainerStatus>> = HashMap::new();
+        for status in &observed.containers {
+            let name = status
+                .metadata
+                .as_ref()
+                .map(|metadata| metadata.name.clone())
+                .unwrap_or_default();
+            by_name.entry(name).or_default().push(status);
+        }
+        for attempts in by_name.values_mut() {
+            attempts.sort_by_key(|status| std::cmp::Reverse((attempt(status), status.created_at)));
+            for old in attempts.iter().skip(2) {
+                if old.state == cri::ContainerState::ContainerExited as i32 {
+                    if let Err(error) = runtime::remove_container(&self.context.cri, &old.id).await
+                    {
+                        tracing::debug!(%error, "removing a dead container failed");
+                    }
+                }
+            }
+        }
     }
 
     /// Runs a container's preStop hook, bounded by the grace period.
@@ -996,7 +1023,17 @@ impl PodWorker {
         if self.last_written.as_ref() == Some(&desired) {
             return Ok(());
         }
-        let current = pod
+        // A static pod's status goes to its mirror pod in the API.
+        let mirror = if static_pods::is_static(pod) {
+            match static_pods::mirror_of(&self.context, pod).await {
+                Some(mirror) => Some(mirror),
+                None => return Ok(()),
+            }
+        } else {
+            None
+        };
+        let target = mirror.as_ref().unwrap_or(pod);
+        let current = target
             .status
             .as_ref()
             .and_then(|status| serde_json::to_value(status).ok())
@@ -1009,7 +1046,7 @@ impl PodWorker {
             self.context.client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or_default(),
         );
-        let patch = serde_json::json!({"metadata": {"uid": pod.metadata.uid}, "status": diff});
+        let patch = serde_json::json!({"metadata": {"uid": target.metadata.uid}, "status": diff});
         match api
             .patch_status(
                 pod.metadata.name.as_deref().unwrap_or_default(),
