@@ -5,11 +5,13 @@
 //! - `auth`: who sent a request (client certificate or bearer token).
 //! - `routes`: health, version and discovery endpoints.
 //! - `rest`: the generic REST store behind every resource URL.
+//! - `cache`: the watch cache that serves lists and watches without reading the store.
 //! - `metrics`: `/metrics` (requests, stored objects, the store's own metrics).
 //! - `bootstrap`: objects every cluster starts with (the default namespaces).
 
 mod auth;
 mod bootstrap;
+mod cache;
 mod config;
 mod errors;
 mod metrics;
@@ -42,6 +44,8 @@ pub struct App {
     pub metrics: metrics::SharedMetrics,
     /// Where service cluster IPs come from.
     pub service_cidr: Ipv4Cidr,
+    /// The watch caches, one per resource, started on first use.
+    pub caches: Arc<cache::Caches>,
 }
 
 /// A failure to start the server.
@@ -99,6 +103,10 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
         advertise_address: format!("{advertise}:{}", config.port),
         metrics: Arc::new(metrics::Metrics::new(storage.store.as_ref())),
         service_cidr: config.service_cidr,
+        caches: Arc::new(cache::Caches::new(
+            Arc::clone(&storage.store),
+            cache::CacheConfig::default(),
+        )),
     };
     let address = SocketAddr::new(config.bind_address, config.port);
     let listener = tokio::net::TcpListener::bind(address)

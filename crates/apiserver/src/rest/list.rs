@@ -1,19 +1,46 @@
-//! LIST of a collection: one consistent page at a revision, with `limit` and `continue` like upstream.
+//! LIST of a collection: from the watch cache when upstream's rules allow (`resourceVersion=0`,
+//! `NotOlderThan`, and consistent reads once the cache has seen the store's current revision), else one
+//! consistent page from the store at a revision, with `limit` and `continue` like upstream.
 
-use axum::response::Response;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use kubers_core::registry;
 use kubers_store::{ListRequest, Revision};
 use serde_json::{Value, json};
 
 use super::filter::Filter;
+use super::query::Query;
 use super::{ResourceRequest, json_response, object, store_error, tables};
 use crate::App;
+use crate::cache::{Cache, CachedObject, Listed};
 use crate::errors::ApiError;
+
+/// How long a read waits for the cache to reach the revision it needs (upstream's 3 s) before it goes
+/// to the store.
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
 
 /// Lists the collection the request names.
 pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
     let filter = Filter::new(&request.query)?;
+    if let Source::Cache(freshness) = Source::of(&request.query)? {
+        if let Some(cache) = fresh_cache(app, request, freshness).await? {
+            // Upstream ignores the limit of a list at resourceVersion 0.
+            let limit = match freshness {
+                Freshness::Any => 0,
+                Freshness::NotOlderThan(_) | Freshness::Consistent => request.query.limit,
+            };
+            let select = selector(&filter);
+            if let Some(listed) = cache.list(&request.key(), &select, limit) {
+                return Ok(cached_list(request, &listed));
+            }
+        }
+    }
     let (mut items, revision, continue_token) = read_page(app, request).await?;
     items.retain(|item| filter.matches(item));
     if request.wants_table() {
@@ -33,6 +60,184 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
         "items": items,
     });
     Ok(json_response(200, &list))
+}
+
+/// Where a read is answered from, by upstream's rules (`shouldDelegateList`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The store: exact revisions, continuations, and a legacy exact match (a limit with a
+    /// resourceVersion other than 0 and no resourceVersionMatch).
+    Store,
+    /// The watch cache, once it is as fresh as this.
+    Cache(Freshness),
+}
+
+/// How recent a cached answer must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Any state (`resourceVersion=0`).
+    Any,
+    /// At least this revision (`resourceVersion=N`, `NotOlderThan`).
+    NotOlderThan(Revision),
+    /// The store's current revision (no resourceVersion: a consistent read).
+    Consistent,
+}
+
+impl Source {
+    /// Where the read `query` asks for is answered from; a malformed resourceVersion is a 400.
+    pub fn of(query: &Query) -> Result<Source, ApiError> {
+        let version = query.resource_version.as_deref();
+        match query.resource_version_match.as_deref() {
+            None if query.limit > 0 && version.is_some_and(|text| text != "0") => {
+                return Ok(Source::Store);
+            }
+            None | Some("NotOlderThan") => {}
+            Some(_) => return Ok(Source::Store),
+        }
+        if query.continue_token.is_some() {
+            return Ok(Source::Store);
+        }
+        Ok(Source::Cache(match version {
+            None => Freshness::Consistent,
+            Some("0") => Freshness::Any,
+            Some(text) => Freshness::NotOlderThan(parse_revision(text)?),
+        }))
+    }
+}
+
+/// A resourceVersion as a revision; a 400 when it is not one.
+pub fn parse_revision(text: &str) -> Result<Revision, ApiError> {
+    text.parse::<Revision>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {text:?}")))
+}
+
+/// The cache of the request's resource once it is as fresh as `freshness` asks; `None` when the store
+/// should answer instead (the cache is still filling, or did not catch up in time). A revision newer
+/// than the store's is a 504, as upstream.
+pub async fn fresh_cache(
+    app: &App,
+    request: &ResourceRequest,
+    freshness: Freshness,
+) -> Result<Option<Arc<Cache>>, ApiError> {
+    let cache = app
+        .caches
+        .get(&registry::storage_key(request.info, None, None));
+    if !cache.ready() {
+        return Ok(None);
+    }
+    let wanted = match freshness {
+        Freshness::Any => return Ok(Some(cache)),
+        Freshness::NotOlderThan(revision) if cache.revision() >= revision => {
+            return Ok(Some(cache));
+        }
+        Freshness::NotOlderThan(revision) => {
+            let current = current_revision(app, request).await?;
+            if revision > current {
+                return Err(too_large(revision, current));
+            }
+            revision
+        }
+        Freshness::Consistent => current_revision(app, request).await?,
+    };
+    Ok(cache
+        .wait_for(wanted, FRESHNESS_WAIT)
+        .await
+        .then_some(cache))
+}
+
+async fn current_revision(app: &App, request: &ResourceRequest) -> Result<Revision, ApiError> {
+    app.store
+        .current_revision()
+        .await
+        .map_err(|error| store_error(request, error))
+}
+
+fn too_large(revision: Revision, current: Revision) -> ApiError {
+    ApiError::status(
+        504,
+        "Timeout",
+        format!("Too large resource version: {revision}, current: {current}"),
+    )
+}
+
+/// The request's selectors as a test of cached objects.
+pub fn selector(filter: &Filter) -> impl Fn(&CachedObject) -> bool + '_ {
+    move |object: &CachedObject| matches(filter, object, object.revision)
+}
+
+/// Whether `filter` selects `object` (rendered at `revision` when a field outside the metadata is
+/// needed).
+pub fn matches(filter: &Filter, object: &CachedObject, revision: Revision) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    if filter.fields_in_metadata() {
+        return filter.matches_parts(
+            |key| object.label(key),
+            |path| match path {
+                "metadata.name" => Some(object.name().to_owned()),
+                "metadata.namespace" => object.namespace().map(str::to_owned),
+                _ => None,
+            },
+        );
+    }
+    filter.matches(&object.to_value("", "", revision))
+}
+
+/// The response for a list read from the cache: the list's JSON assembled from the shared objects.
+fn cached_list(request: &ResourceRequest, listed: &Listed) -> Response {
+    let api_version = api_version(request);
+    let kind = request.info.kind;
+    let revision = listed.revision.to_string();
+    if request.wants_table() {
+        let items: Vec<Value> = listed
+            .items
+            .iter()
+            .map(|item| item.to_value(&api_version, kind, item.revision))
+            .collect();
+        return json_response(200, &tables::table(request.info, &items, &revision));
+    }
+    let prefix = request.key();
+    let continue_token = listed
+        .items
+        .last()
+        .filter(|_| listed.more)
+        .map(|last| {
+            encode_continue(
+                last.key.strip_prefix(&prefix).unwrap_or(&last.key),
+                listed.revision,
+            )
+        });
+    let size: usize = listed.items.iter().map(|item| item.len() + 96).sum();
+    let mut body = Vec::with_capacity(size + 256);
+    body.extend_from_slice(b"{\"kind\":");
+    push_json(&mut body, &format!("{kind}List"));
+    body.extend_from_slice(b",\"apiVersion\":");
+    push_json(&mut body, &api_version);
+    body.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    push_json(&mut body, &revision);
+    if let Some(token) = continue_token {
+        body.extend_from_slice(b",\"continue\":");
+        push_json(&mut body, &token);
+    }
+    body.extend_from_slice(b"},\"items\":[");
+    for (index, item) in listed.items.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        item.render(&mut body, &api_version, kind, item.revision);
+    }
+    body.extend_from_slice(b"]}");
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+/// Writes `text` as a JSON string; writing to a `Vec` cannot fail.
+fn push_json(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(out, text);
 }
 
 /// `v1` or `<group>/<version>`.
@@ -106,10 +311,7 @@ pub async fn read_page(
 async fn read_revision(app: &App, request: &ResourceRequest) -> Result<Revision, ApiError> {
     let given = match request.query.resource_version.as_deref() {
         None | Some("0") => None,
-        Some(text) => Some(
-            text.parse::<Revision>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {text:?}")))?,
-        ),
+        Some(text) => Some(parse_revision(text)?),
     };
     match (given, request.query.resource_version_match.as_deref()) {
         (None, Some("Exact")) => Err(ApiError::bad_request(
@@ -123,11 +325,7 @@ async fn read_revision(app: &App, request: &ResourceRequest) -> Result<Revision,
                 .await
                 .map_err(|error| store_error(request, error))?;
             if revision > current {
-                return Err(ApiError::status(
-                    504,
-                    "Timeout",
-                    format!("Too large resource version: {revision}, current: {current}"),
-                ));
+                return Err(too_large(revision, current));
             }
             Ok(0)
         }
@@ -173,6 +371,31 @@ fn decode_continue(token: &str) -> Result<(String, Revision), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_go_to_the_cache_by_upstreams_rules() {
+        let source = |query: &str| Source::of(&Query::parse(query).expect("valid query"));
+        let cache = |freshness| Ok(Source::Cache(freshness));
+        for (query, expected) in [
+            ("", cache(Freshness::Consistent)),
+            ("limit=500", cache(Freshness::Consistent)),
+            ("resourceVersion=0", cache(Freshness::Any)),
+            ("resourceVersion=0&limit=500", cache(Freshness::Any)),
+            ("resourceVersion=12", cache(Freshness::NotOlderThan(12))),
+            (
+                "resourceVersion=12&resourceVersionMatch=NotOlderThan&limit=5",
+                cache(Freshness::NotOlderThan(12)),
+            ),
+            // A limit with a resourceVersion and no match is the legacy exact read.
+            ("resourceVersion=12&limit=5", Ok(Source::Store)),
+            ("resourceVersion=12&resourceVersionMatch=Exact", Ok(Source::Store)),
+            ("resourceVersionMatch=Other", Ok(Source::Store)),
+            ("limit=5&continue=abc", Ok(Source::Store)),
+        ] {
+            assert_eq!(source(query).map_err(|_| ()), expected.map_err(|_: ()| ()), "{query}");
+        }
+        assert!(source("resourceVersion=x").is_err());
+    }
 
     #[test]
     fn continue_tokens_round_trip() {
