@@ -192,7 +192,8 @@ impl Cache {
             return true;
         }
         self.progress.notify_one();
-        let waited = tokio::time::timeout(timeout, reached.wait_for(|seen| *seen >= revision)).await;
+        let waited =
+            tokio::time::timeout(timeout, reached.wait_for(|seen| *seen >= revision)).await;
         matches!(waited, Ok(Ok(_))) && self.ready()
     }
 

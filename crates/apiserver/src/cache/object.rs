@@ -54,7 +54,9 @@ impl CachedObject {
             if let Some(Value::Object(map)) = metadata.get("labels") {
                 labels = map
                     .iter()
-                    .filter_map(|(key, value)| Some((Box::from(key.as_str()), Box::from(value.as_str()?))))
+                    .filter_map(|(key, value)| {
+                        Some((Box::from(key.as_str()), Box::from(value.as_str()?)))
+                    })
                     .collect();
             }
         }
@@ -174,31 +176,48 @@ mod tests {
         let stored = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web", "n": "1"}, "resourceVersion": "3"},
             "data": {"k": "v"}});
-        let object = CachedObject::from_kv(&kv("/registry/configmaps/ns/a", stored, 7)).expect("object");
+        let object =
+            CachedObject::from_kv(&kv("/registry/configmaps/ns/a", stored, 7)).expect("object");
         assert_eq!((object.name(), object.namespace()), ("a", Some("ns")));
-        assert_eq!((object.label("app"), object.label("n"), object.label("x")), (Some("web"), Some("1"), None));
+        assert_eq!(
+            (object.label("app"), object.label("n"), object.label("x")),
+            (Some("web"), Some("1"), None)
+        );
         assert_eq!(
             rendered(&object, "v1", 7),
             json!({"apiVersion": "v1", "kind": "Thing",
                 "metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web", "n": "1"}, "resourceVersion": "7"},
                 "data": {"k": "v"}})
         );
-        assert_eq!(rendered(&object, "example.io/v2", 9)["metadata"]["resourceVersion"], "9");
-        assert_eq!(object.to_value("v1", "Thing", 7), rendered(&object, "v1", 7));
+        assert_eq!(
+            rendered(&object, "example.io/v2", 9)["metadata"]["resourceVersion"],
+            "9"
+        );
+        assert_eq!(
+            object.to_value("v1", "Thing", 7),
+            rendered(&object, "v1", 7)
+        );
     }
 
     #[test]
     fn odd_shapes_still_render_valid_json() {
         for (stored, expected) in [
-            (json!({"metadata": {}}), json!({"apiVersion": "v1", "kind": "Thing", "metadata": {"resourceVersion": "5"}})),
+            (
+                json!({"metadata": {}}),
+                json!({"apiVersion": "v1", "kind": "Thing", "metadata": {"resourceVersion": "5"}}),
+            ),
             (json!({}), json!({"apiVersion": "v1", "kind": "Thing"})),
-            (json!({"spec": 1}), json!({"apiVersion": "v1", "kind": "Thing", "spec": 1})),
+            (
+                json!({"spec": 1}),
+                json!({"apiVersion": "v1", "kind": "Thing", "spec": 1}),
+            ),
             (
                 json!({"metadata": "odd", "z": {"metadata": {}}}),
                 json!({"apiVersion": "v1", "kind": "Thing", "metadata": "odd", "z": {"metadata": {}}}),
             ),
         ] {
-            let object = CachedObject::from_kv(&kv("/registry/things/t", stored, 5)).expect("object");
+            let object =
+                CachedObject::from_kv(&kv("/registry/things/t", stored, 5)).expect("object");
             assert_eq!(rendered(&object, "v1", 5), expected);
         }
         assert!(CachedObject::from_kv(&kv("/registry/things/t", json!([1]), 5)).is_err());

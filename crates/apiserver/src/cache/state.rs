@@ -210,9 +210,7 @@ mod tests {
         let name = key.rsplit('/').next().unwrap_or("");
         KeyValue {
             key: key.into(),
-            value: Bytes::from(
-                json!({"metadata": {"name": name, "labels": labels}}).to_string(),
-            ),
+            value: Bytes::from(json!({"metadata": {"name": name, "labels": labels}}).to_string()),
             create_revision: revision,
             mod_revision: revision,
         }
@@ -274,11 +272,23 @@ mod tests {
         let state = listed_state();
         let all = |_: &CachedObject| true;
         let web = |object: &CachedObject| object.label("app") == Some("web");
-        assert_eq!(names(&state.list("/registry/cms/", &all, 0)), ["one", "two", "one"]);
-        assert_eq!(names(&state.list("/registry/cms/a/", &all, 0)), ["one", "two"]);
-        assert_eq!(names(&state.list("/registry/cms/", &web, 0)), ["one", "one"]);
+        assert_eq!(
+            names(&state.list("/registry/cms/", &all, 0)),
+            ["one", "two", "one"]
+        );
+        assert_eq!(
+            names(&state.list("/registry/cms/a/", &all, 0)),
+            ["one", "two"]
+        );
+        assert_eq!(
+            names(&state.list("/registry/cms/", &web, 0)),
+            ["one", "one"]
+        );
         let page = state.list("/registry/cms/", &all, 2);
-        assert_eq!((names(&page), page.more, page.revision), (vec!["one", "two"], true, 10));
+        assert_eq!(
+            (names(&page), page.more, page.revision),
+            (vec!["one", "two"], true, 10)
+        );
         let page = state.list("/registry/cms/", &web, 2);
         assert_eq!((names(&page), page.more), (vec!["one", "one"], false));
         assert!(state.list("/registry/cms/c/", &all, 0).items.is_empty());
@@ -289,13 +299,19 @@ mod tests {
         let mut state = listed_state();
         let generation = state.generation();
         let start = state.position_after(10).expect("in window");
-        state.apply(&event(EventKind::Create, "/registry/cms/a/three", 11), decode);
+        state.apply(
+            &event(EventKind::Create, "/registry/cms/a/three", 11),
+            decode,
+        );
         state.apply(&event(EventKind::Update, "/registry/cms/a/one", 12), decode);
         state.apply(&event(EventKind::Delete, "/registry/cms/a/two", 13), decode);
         // Old and repeated revisions change nothing.
         state.apply(&event(EventKind::Delete, "/registry/cms/a/one", 12), decode);
         // A delete of an unknown key is no event.
-        state.apply(&event(EventKind::Delete, "/registry/cms/a/nothing", 14), decode);
+        state.apply(
+            &event(EventKind::Delete, "/registry/cms/a/nothing", 14),
+            decode,
+        );
         assert_eq!(state.revision(), 14);
         assert_eq!(
             kinds(state.read(generation, start, 10)),
@@ -311,7 +327,10 @@ mod tests {
         assert_eq!(listed.items[0].revision, 12);
         // The deleted object is the event's object, as it was.
         if let Read::Events(events) = state.read(generation, start + 2, 1) {
-            assert_eq!((events[0].object.name(), events[0].object.revision), ("two", 6));
+            assert_eq!(
+                (events[0].object.name(), events[0].object.revision),
+                ("two", 6)
+            );
         }
     }
 
@@ -320,7 +339,14 @@ mod tests {
         let mut state = listed_state();
         let generation = state.generation();
         for revision in 11..=14 {
-            state.apply(&event(EventKind::Create, &format!("/registry/cms/a/n{revision}"), revision), decode);
+            state.apply(
+                &event(
+                    EventKind::Create,
+                    &format!("/registry/cms/a/n{revision}"),
+                    revision,
+                ),
+                decode,
+            );
         }
         // Capacity 3: revision 11 was evicted.
         assert_eq!(state.window_start(), 11);
@@ -329,14 +355,20 @@ mod tests {
         let position = state.position_after(11).expect("in window");
         assert_eq!(kinds(state.read(generation, position, 10)).len(), 3);
         // A watcher of an older generation is lost even at a valid position.
-        assert!(matches!(state.read(generation - 1, position, 10), Read::Lost));
+        assert!(matches!(
+            state.read(generation - 1, position, 10),
+            Read::Lost
+        ));
     }
 
     #[test]
     fn a_resync_replaces_objects_and_restarts_the_window() {
         let mut state = listed_state();
         let generation = state.generation();
-        state.apply(&event(EventKind::Create, "/registry/cms/a/three", 11), decode);
+        state.apply(
+            &event(EventKind::Create, "/registry/cms/a/three", 11),
+            decode,
+        );
         state.invalidate();
         assert!(!state.ready());
         let position = state.end();
@@ -370,6 +402,9 @@ mod tests {
         state.apply(&broken, decode);
         let all = |_: &CachedObject| true;
         assert_eq!(names(&state.list("/registry/cms/a/", &all, 0)), ["two"]);
-        assert_eq!(kinds(state.read(generation, position, 10)), [(EventKind::Delete, 11, None)]);
+        assert_eq!(
+            kinds(state.read(generation, position, 10)),
+            [(EventKind::Delete, 11, None)]
+        );
     }
 }

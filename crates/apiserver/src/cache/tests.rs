@@ -9,26 +9,33 @@ use kubers_store::sqlite::{SqliteConfig, SqliteStore};
 use kubers_store::{EventKind, Revision, Store};
 use serde_json::json;
 
-use super::{Cache, CacheConfig, CacheWatcher, Caches, CachedObject, Step};
+use super::{Cache, CacheConfig, CacheWatcher, CachedObject, Caches, Step};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const PREFIX: &str = "/registry/configmaps/";
 
 fn value(name: &str, app: &str) -> Bytes {
-    Bytes::from(json!({"metadata": {"name": name, "namespace": "ns", "labels": {"app": app}}}).to_string())
+    Bytes::from(
+        json!({"metadata": {"name": name, "namespace": "ns", "labels": {"app": app}}}).to_string(),
+    )
 }
 
 fn open() -> Result<(tempfile::TempDir, Arc<dyn Store>), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(SqliteConfig::new(dir.path().join("db")))?);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(SqliteConfig::new(dir.path().join("db")))?);
     Ok((dir, store))
 }
 
 /// Waits (bounded) until the cache is ready and has seen the store's current revision.
 async fn caught_up(cache: &Cache, store: &dyn Store) -> TestResult {
     for _ in 0..500 {
-        if cache.ready() && cache.wait_for(store.current_revision().await?, Duration::from_secs(5)).await {
+        if cache.ready()
+            && cache
+                .wait_for(store.current_revision().await?, Duration::from_secs(5))
+                .await
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -53,24 +60,57 @@ fn all(_: &CachedObject) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_lists_follows_and_serves_watchers() -> TestResult {
     let (_dir, store) = open()?;
-    store.create("/registry/configmaps/ns/a", value("a", "web")).await?;
-    store.create("/registry/configmaps/other/b", value("b", "db")).await?;
-    let before = store.create("/registry/configmaps/ns/c", value("c", "web")).await?;
-    let caches = Caches::new(Arc::clone(&store), CacheConfig { window: 4, ..CacheConfig::default() });
+    store
+        .create("/registry/configmaps/ns/a", value("a", "web"))
+        .await?;
+    store
+        .create("/registry/configmaps/other/b", value("b", "db"))
+        .await?;
+    let before = store
+        .create("/registry/configmaps/ns/c", value("c", "web"))
+        .await?;
+    let caches = Caches::new(
+        Arc::clone(&store),
+        CacheConfig {
+            window: 4,
+            ..CacheConfig::default()
+        },
+    );
     let cache = caches.get(PREFIX);
-    assert!(Arc::ptr_eq(&cache, &caches.get(PREFIX)), "one cache per prefix");
+    assert!(
+        Arc::ptr_eq(&cache, &caches.get(PREFIX)),
+        "one cache per prefix"
+    );
     caught_up(&cache, store.as_ref()).await?;
     let listed = cache.list(PREFIX, &all, 0).ok_or("ready")?;
     assert_eq!((listed.items.len(), listed.revision), (3, before));
     let web = |object: &CachedObject| object.label("app") == Some("web");
-    let (initial, mut live) = cache.list_and_watch("/registry/configmaps/ns/", &web).ok_or("ready")?;
-    assert_eq!(initial.items.iter().map(|o| o.name()).collect::<Vec<_>>(), ["a", "c"]);
-    let mut resumed = cache.watch_after("/registry/configmaps/ns/", before).ok_or("in window")?;
+    let (initial, mut live) = cache
+        .list_and_watch("/registry/configmaps/ns/", &web)
+        .ok_or("ready")?;
+    assert_eq!(
+        initial.items.iter().map(|o| o.name()).collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+    let mut resumed = cache
+        .watch_after("/registry/configmaps/ns/", before)
+        .ok_or("in window")?;
 
     let a = store.get("/registry/configmaps/ns/a").await?.ok_or("a")?;
-    let updated = store.update("/registry/configmaps/ns/a", value("a", "db"), a.mod_revision).await?;
-    store.create("/registry/configmaps/other/d", value("d", "web")).await?;
-    let deleted = store.delete("/registry/configmaps/ns/c", None).await?.revision;
+    let updated = store
+        .update(
+            "/registry/configmaps/ns/a",
+            value("a", "db"),
+            a.mod_revision,
+        )
+        .await?;
+    store
+        .create("/registry/configmaps/other/d", value("d", "web"))
+        .await?;
+    let deleted = store
+        .delete("/registry/configmaps/ns/c", None)
+        .await?
+        .revision;
     let expected = vec![
         (EventKind::Update, "a".to_owned(), updated),
         (EventKind::Delete, "c".to_owned(), deleted),
@@ -94,15 +134,30 @@ async fn a_cache_lists_follows_and_serves_watchers() -> TestResult {
 
     // Four more events push the first ones out of the window (capacity 4).
     for name in ["e", "f", "g", "h"] {
-        store.create(&format!("/registry/configmaps/ns/{name}"), value(name, "web")).await?;
+        store
+            .create(
+                &format!("/registry/configmaps/ns/{name}"),
+                value(name, "web"),
+            )
+            .await?;
     }
     caught_up(&cache, store.as_ref()).await?;
-    assert!(cache.watch_after(PREFIX, before).is_none(), "older than the window");
+    assert!(
+        cache.watch_after(PREFIX, before).is_none(),
+        "older than the window"
+    );
     assert!(cache.watch_after(PREFIX, deleted).is_some());
     // A watcher that did not read while its events were evicted is lost where it stopped reading.
-    let mut slow = cache.watch_after("/registry/configmaps/ns/", deleted).ok_or("in window")?;
+    let mut slow = cache
+        .watch_after("/registry/configmaps/ns/", deleted)
+        .ok_or("in window")?;
     for name in ["i", "j", "k", "l", "m"] {
-        store.create(&format!("/registry/configmaps/ns/{name}"), value(name, "web")).await?;
+        store
+            .create(
+                &format!("/registry/configmaps/ns/{name}"),
+                value(name, "web"),
+            )
+            .await?;
     }
     caught_up(&cache, store.as_ref()).await?;
     match slow.next().await {
@@ -121,7 +176,9 @@ async fn consistent_reads_wait_for_the_stores_progress() -> TestResult {
     // Writes elsewhere move the store's revision but send this cache no event.
     let mut current = 0;
     for index in 0..5 {
-        current = store.create(&format!("/registry/secrets/ns/s{index}"), value("s", "x")).await?;
+        current = store
+            .create(&format!("/registry/secrets/ns/s{index}"), value("s", "x"))
+            .await?;
     }
     assert!(cache.revision() < current);
     assert!(cache.wait_for(current, Duration::from_secs(30)).await);
@@ -133,7 +190,9 @@ async fn consistent_reads_wait_for_the_stores_progress() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_relists_after_the_store_compacted_what_it_had_not_read() -> TestResult {
     let (_dir, store) = open()?;
-    store.create("/registry/configmaps/ns/first", value("first", "web")).await?;
+    store
+        .create("/registry/configmaps/ns/first", value("first", "web"))
+        .await?;
     let caches = Caches::new(Arc::clone(&store), CacheConfig::default());
     let cache = caches.get(PREFIX);
     caught_up(&cache, store.as_ref()).await?;
@@ -146,7 +205,10 @@ async fn the_cache_relists_after_the_store_compacted_what_it_had_not_read() -> T
         let stalled = cache.read();
         for index in 0..1400 {
             last = store
-                .create(&format!("/registry/configmaps/ns/n{index:04}"), value("n", "web"))
+                .create(
+                    &format!("/registry/configmaps/ns/n{index:04}"),
+                    value("n", "web"),
+                )
                 .await?;
         }
         store.compact(last).await?;

@@ -86,7 +86,9 @@ impl Window {
         if revision < self.start {
             return None;
         }
-        let index = self.events.partition_point(|event| event.revision <= revision);
+        let index = self
+            .events
+            .partition_point(|event| event.revision <= revision);
         Some(self.first + index as u64)
     }
 

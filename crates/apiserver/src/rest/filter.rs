@@ -77,12 +77,9 @@ impl Filter {
     /// Whether the field selector names only `metadata.name` and `metadata.namespace` (so an object's
     /// name, namespace and labels are enough to decide).
     pub fn fields_in_metadata(&self) -> bool {
-        self.fields.iter().all(|term| {
-            matches!(
-                term.key(),
-                "metadata.name" | "metadata.namespace"
-            )
-        })
+        self.fields
+            .iter()
+            .all(|term| matches!(term.key(), "metadata.name" | "metadata.namespace"))
     }
 }
 

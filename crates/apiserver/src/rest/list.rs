@@ -198,16 +198,12 @@ fn cached_list(request: &ResourceRequest, listed: &Listed) -> Response {
         return json_response(200, &tables::table(request.info, &items, &revision));
     }
     let prefix = request.key();
-    let continue_token = listed
-        .items
-        .last()
-        .filter(|_| listed.more)
-        .map(|last| {
-            encode_continue(
-                last.key.strip_prefix(&prefix).unwrap_or(&last.key),
-                listed.revision,
-            )
-        });
+    let continue_token = listed.items.last().filter(|_| listed.more).map(|last| {
+        encode_continue(
+            last.key.strip_prefix(&prefix).unwrap_or(&last.key),
+            listed.revision,
+        )
+    });
     let size: usize = listed.items.iter().map(|item| item.len() + 96).sum();
     let mut body = Vec::with_capacity(size + 256);
     body.extend_from_slice(b"{\"kind\":");
@@ -388,11 +384,18 @@ mod tests {
             ),
             // A limit with a resourceVersion and no match is the legacy exact read.
             ("resourceVersion=12&limit=5", Ok(Source::Store)),
-            ("resourceVersion=12&resourceVersionMatch=Exact", Ok(Source::Store)),
+            (
+                "resourceVersion=12&resourceVersionMatch=Exact",
+                Ok(Source::Store),
+            ),
             ("resourceVersionMatch=Other", Ok(Source::Store)),
             ("limit=5&continue=abc", Ok(Source::Store)),
         ] {
-            assert_eq!(source(query).map_err(|_| ()), expected.map_err(|_: ()| ()), "{query}");
+            assert_eq!(
+                source(query).map_err(|_| ()),
+                expected.map_err(|_: ()| ()),
+                "{query}"
+            );
         }
         assert!(source("resourceVersion=x").is_err());
     }

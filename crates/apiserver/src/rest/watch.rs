@@ -21,7 +21,9 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::filter::Filter;
-use super::list::{Freshness, api_version, fresh_cache, matches, parse_revision, read_page, selector};
+use super::list::{
+    Freshness, api_version, fresh_cache, matches, parse_revision, read_page, selector,
+};
 use super::{ResourceRequest, object, tables};
 use crate::App;
 use crate::cache::{CacheWatcher, CachedEvent, CachedObject, Step};
@@ -192,7 +194,11 @@ impl Stream {
                     .filter_map(|event| self.shape.cached_event(event, &self.filter))
                     .collect(),
                 Next::Cached(Step::Lost { after }) => {
-                    match self.store.watch(&self.prefix, after, self.options.clone()).await {
+                    match self
+                        .store
+                        .watch(&self.prefix, after, self.options.clone())
+                        .await
+                    {
                         Ok(watch) => {
                             self.feed = Feed::Store(watch);
                             Vec::new()
@@ -311,7 +317,10 @@ impl Shape {
     /// A line for a cached object at `revision` (its own, or a delete's).
     fn cached_line(&self, kind: &str, object: &CachedObject, revision: Revision) -> Bytes {
         if self.table {
-            return self.line(kind, object.to_value(&self.api_version, self.info.kind, revision));
+            return self.line(
+                kind,
+                object.to_value(&self.api_version, self.info.kind, revision),
+            );
         }
         let mut line = Vec::with_capacity(object.len() + 128);
         line.extend_from_slice(b"{\"type\":\"");
