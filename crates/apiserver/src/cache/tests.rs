@@ -188,6 +188,10 @@ async fn consistent_reads_wait_for_the_stores_progress() -> TestResult {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::await_holding_lock,
+    reason = "the test holds the cache's lock on purpose, to stall its feeder while the store moves on"
+)]
 async fn the_cache_relists_after_the_store_compacted_what_it_had_not_read() -> TestResult {
     let (_dir, store) = open()?;
     store
