@@ -23,8 +23,9 @@ pub use watcher::{CacheWatcher, Step};
 pub use window::CachedEvent;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kubers_store::{Revision, Store};
 use tokio::sync::{Notify, watch};
@@ -127,6 +128,10 @@ pub struct Cache {
     revision: watch::Sender<Revision>,
     /// Asks the feeder for a progress notification from the store.
     progress: Notify,
+    /// When the oldest unanswered progress request was made.
+    progress_requested: Mutex<Option<Instant>>,
+    /// How long the last requested progress notification took, in microseconds.
+    progress_micros: AtomicU64,
 }
 
 impl Cache {
@@ -137,6 +142,8 @@ impl Cache {
             changed: watch::Sender::new(0),
             revision: watch::Sender::new(0),
             progress: Notify::new(),
+            progress_requested: Mutex::new(None),
+            progress_micros: AtomicU64::new(0),
         }
     }
 
@@ -161,6 +168,15 @@ impl Cache {
 
     /// Notes a progress notification: wakes readers waiting for a revision, not watchers.
     fn progressed(&self, revision: Revision) {
+        let requested = self
+            .progress_requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(requested) = requested {
+            let micros = u64::try_from(requested.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.progress_micros.store(micros, Ordering::Relaxed);
+        }
         let revision = {
             let mut state = self.write();
             state.advance(revision);
@@ -191,10 +207,24 @@ impl Cache {
         if *reached.borrow_and_update() >= revision && self.ready() {
             return true;
         }
-        self.progress.notify_one();
+        self.request_progress();
         let waited =
             tokio::time::timeout(timeout, reached.wait_for(|seen| *seen >= revision)).await;
         matches!(waited, Ok(Ok(_))) && self.ready()
+    }
+
+    /// Asks the store for a progress notification, timing how long it takes to come.
+    pub fn request_progress(&self) {
+        self.progress_requested
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(Instant::now);
+        self.progress.notify_one();
+    }
+
+    /// How long the last requested progress notification took to come (zero before the first).
+    pub fn progress_latency(&self) -> Duration {
+        Duration::from_micros(self.progress_micros.load(Ordering::Relaxed))
     }
 
     /// The objects under `prefix` that `select` accepts, at most `limit` (0: all); `None` when the cache
