@@ -235,8 +235,14 @@ impl Cache {
         select: &dyn Fn(&CachedObject) -> bool,
         limit: usize,
     ) -> Option<Listed> {
-        let state = self.read();
-        state.ready().then(|| state.list(prefix, select, limit))
+        let (objects, revision) = {
+            let state = self.read();
+            if !state.ready() {
+                return None;
+            }
+            (state.objects_under(prefix), state.revision())
+        };
+        Some(Listed::select(objects, revision, select, limit))
     }
 
     /// A watcher of the changes under `prefix` after `revision`; `None` when the cache is not ready or
@@ -263,19 +269,21 @@ impl Cache {
         prefix: &str,
         select: &dyn Fn(&CachedObject) -> bool,
     ) -> Option<(Listed, CacheWatcher)> {
-        let state = self.read();
-        if !state.ready() {
-            return None;
-        }
-        let listed = state.list(prefix, select, 0);
-        let watcher = CacheWatcher::new(
-            Arc::clone(self),
-            prefix,
-            state.generation(),
-            state.end(),
-            listed.revision,
-        );
-        Some((listed, watcher))
+        let (objects, watcher, revision) = {
+            let state = self.read();
+            if !state.ready() {
+                return None;
+            }
+            let watcher = CacheWatcher::new(
+                Arc::clone(self),
+                prefix,
+                state.generation(),
+                state.end(),
+                state.revision(),
+            );
+            (state.objects_under(prefix), watcher, state.revision())
+        };
+        Some((Listed::select(objects, revision, select, 0), watcher))
     }
 }
 

@@ -22,6 +22,34 @@ pub struct Listed {
     pub more: bool,
 }
 
+impl Listed {
+    /// The page of `objects` (at `revision`) that `select` accepts, at most `limit` (0: all).
+    pub fn select(
+        objects: Vec<Arc<CachedObject>>,
+        revision: Revision,
+        select: &dyn Fn(&CachedObject) -> bool,
+        limit: usize,
+    ) -> Listed {
+        let mut items = Vec::new();
+        let mut more = false;
+        for object in objects {
+            if !select(&object) {
+                continue;
+            }
+            if limit > 0 && items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(object);
+        }
+        Listed {
+            items,
+            revision,
+            more,
+        }
+    }
+}
+
 /// The state of one cache.
 #[derive(Debug)]
 pub struct State {
@@ -147,33 +175,24 @@ impl State {
     }
 
     /// The objects under `prefix` that `select` accepts, at most `limit` (0: all).
+    #[cfg(test)]
     pub fn list(
         &self,
         prefix: &str,
         select: &dyn Fn(&CachedObject) -> bool,
         limit: usize,
     ) -> Listed {
-        let mut items = Vec::new();
-        let mut more = false;
-        let range = self
-            .objects
+        Listed::select(self.objects_under(prefix), self.revision, select, limit)
+    }
+
+    /// Every object under `prefix`, in key order: what a list selects from once the state is no longer
+    /// locked (selectors that decode objects are slow).
+    pub fn objects_under(&self, prefix: &str) -> Vec<Arc<CachedObject>> {
+        self.objects
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(key, _)| key.starts_with(prefix));
-        for (_, object) in range {
-            if !select(object) {
-                continue;
-            }
-            if limit > 0 && items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(Arc::clone(object));
-        }
-        Listed {
-            items,
-            revision: self.revision,
-            more,
-        }
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(_, object)| Arc::clone(object))
+            .collect()
     }
 
     /// The window position of the first event after `revision`; `None` when the window does not hold
