@@ -483,4 +483,82 @@ mod tests {
                 .is_some()
         );
     }
+
+    #[test]
+    fn cached_events_render_like_stored_ones_and_honour_selectors() {
+        use std::sync::Arc;
+
+        use crate::cache::{CachedEvent, CachedObject};
+
+        let shape = Shape {
+            info: kubers_core::registry::find("", "v1", "configmaps").expect("configmaps"),
+            api_version: "v1".into(),
+            table: false,
+        };
+        let object = |labels: Value, revision| {
+            Arc::new(CachedObject::from_kv(&kv(labels, revision)).expect("object"))
+        };
+        let line = |event: &CachedEvent, filter: &Filter| {
+            shape.cached_event(event, filter).map(|line| {
+                let value: Value = serde_json::from_slice(&line).expect("json");
+                (
+                    value["type"].as_str().unwrap_or("").to_owned(),
+                    value["object"]["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                    value["object"]["kind"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+        };
+        let web = Filter::new(&Query {
+            label_selector: Some("app=web".into()),
+            ..Query::default()
+        })
+        .expect("valid");
+        let everything = Filter::new(&Query::default()).expect("valid");
+        let update = |before: Value, after: Value| CachedEvent {
+            kind: EventKind::Update,
+            revision: 4,
+            object: object(after, 4),
+            prev: Some(object(before, 3)),
+        };
+        let expect = |kind: &str, revision: &str| {
+            Some((kind.to_owned(), revision.to_owned(), "ConfigMap".to_owned()))
+        };
+        assert_eq!(
+            line(&update(json!({"app": "web"}), json!({"app": "db"})), &web),
+            expect("DELETED", "4")
+        );
+        assert_eq!(
+            line(&update(json!({"app": "db"}), json!({"app": "web"})), &web),
+            expect("ADDED", "4")
+        );
+        assert_eq!(
+            line(&update(json!({"app": "web"}), json!({"app": "web"})), &web),
+            expect("MODIFIED", "4")
+        );
+        assert_eq!(line(&update(json!({"app": "db"}), json!({})), &web), None);
+        // A delete shows the object as it was, at the delete's revision.
+        let delete = CachedEvent {
+            kind: EventKind::Delete,
+            revision: 9,
+            object: object(json!({"app": "web"}), 5),
+            prev: None,
+        };
+        assert_eq!(line(&delete, &web), expect("DELETED", "9"));
+        assert_eq!(line(&delete, &everything), expect("DELETED", "9"));
+        let by_field = |selector: &str| {
+            Filter::new(&Query {
+                field_selector: Some(selector.into()),
+                ..Query::default()
+            })
+            .expect("valid")
+        };
+        assert!(line(&delete, &by_field("metadata.name=c")).is_some());
+        assert!(line(&delete, &by_field("metadata.name=d")).is_none());
+        // Fields outside the metadata are read from the object itself.
+        assert!(line(&delete, &by_field("metadata.labels.app=web")).is_some());
+        assert!(line(&delete, &by_field("metadata.labels.app=db")).is_none());
+    }
 }
