@@ -20,10 +20,9 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::cached::{Freshness, fresh_cache, matches, parse_revision, selector};
 use super::filter::Filter;
-use super::list::{
-    Freshness, api_version, fresh_cache, matches, parse_revision, read_page, selector,
-};
+use super::list::{api_version, read_page};
 use super::{ResourceRequest, object, tables};
 use crate::App;
 use crate::cache::{CacheWatcher, CachedEvent, CachedObject, Step};
