@@ -57,6 +57,8 @@ pub struct App {
     pub metrics: metrics::SharedMetrics,
     /// Where service cluster IPs come from.
     pub service_cidr: Ipv4Cidr,
+    /// Reaches kubelets for logs, exec, attach and port-forward.
+    pub kubelet: rest::proxy::KubeletClient,
 }
 
 /// A failure to start the server.
@@ -140,6 +142,7 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
         advertise_address: format!("{advertise}:{}", config.port),
         metrics: Arc::new(metrics::Metrics::new(storage.store.as_ref())),
         service_cidr: config.service_cidr,
+        kubelet: rest::proxy::KubeletClient::new(&pki).map_err(Error::Auth)?,
     };
     let address = SocketAddr::new(config.bind_address, config.port);
     let listener = tokio::net::TcpListener::bind(address)
