@@ -10,6 +10,7 @@ mod objects;
 mod openapi;
 mod pods;
 mod streams;
+mod streams_pods;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -3,9 +3,9 @@
 //! frames, and decoding every frame a server sends.
 //!
 //! Header blocks are zlib streams with the SPDY/3 preset dictionary, one stream per direction for
-//! the whole session. Outgoing blocks are written as stored (uncompressed) deflate blocks: a valid
-//! zlib stream that any inflater (Go's `compress/zlib` in containerd) reads, with no compressor
-//! state to keep. Incoming header blocks are skipped: the only server headers the remote command
+//! the whole session. Outgoing blocks are written as stored (uncompressed) deflate blocks, each
+//! header block ending with the empty block of a sync flush: a valid zlib stream that any inflater
+//! (Go's `compress/zlib` in containerd) reads, with no compressor state to keep. Incoming header blocks are skipped: the only server headers the remote command
 //! and port-forward protocols send are empty `SYN_REPLY`s, so they are never decompressed.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -268,6 +268,9 @@ impl HeaderWriter {
             out.extend_from_slice(&(!len).to_le_bytes());
             out.extend_from_slice(chunk);
         }
+        // An empty stored block, as zlib's Z_SYNC_FLUSH ends every block: an inflater hands out
+        // the data only when it reaches one (Go's otherwise reads on into the next frame and fails).
+        out.extend_from_slice(&[0, 0, 0, 0xff, 0xff]);
         out
     }
 }
@@ -417,6 +420,7 @@ mod tests {
         assert_eq!(length, first.len() - 8);
         assert_eq!(&first[8..12], &1u32.to_be_bytes());
         assert_eq!(&first[12..18], &[0, 0, 0, 0, 0, 0]);
+        assert!(first.ends_with(&[0, 0, 0, 0xff, 0xff]), "sync flush");
         let block = inflate_stored(&first[18..], true);
         assert_eq!(
             block,
@@ -424,6 +428,7 @@ mod tests {
         );
         // Later blocks continue the same zlib stream: no second header.
         let second = writer.syn_stream(3, &[("streamtype", "stdout")], true);
+        assert!(second.ends_with(&[0, 0, 0, 0xff, 0xff]), "sync flush");
         assert_eq!(second[4], FLAG_FIN);
         let block = inflate_stored(&second[18..], false);
         assert_eq!(
