@@ -13,9 +13,11 @@ pub mod config;
 pub mod containerd;
 pub mod cri;
 pub mod error;
+pub mod events;
 pub mod images;
 pub mod node;
 pub mod pods;
+pub mod probes;
 pub mod server;
 
 pub use agent::run;

@@ -110,6 +110,11 @@ impl TestCluster {
         self.wait_node_ready()
     }
 
+    /// The PID of the server process (which runs the embedded agent).
+    pub fn server_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The server's data folder (`DIR/agent` is the agent's).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

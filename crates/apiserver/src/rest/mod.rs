@@ -13,6 +13,7 @@ mod fields;
 mod filter;
 mod get;
 mod list;
+mod managed;
 mod names;
 pub mod object;
 mod patch;

@@ -72,6 +72,7 @@ pub async fn change(
     if let Some(metadata) = object::metadata_mut(&mut object) {
         metadata.remove("resourceVersion");
     }
+    super::managed::record(request, Some(&current.object), &mut object)?;
     let key = request.key();
     let revision = app
         .store

@@ -414,3 +414,200 @@ fn containers_survive_a_killed_agent_and_are_adopted() {
         None,
     );
 }
+
+#[test]
+fn probes_hooks_deadlines_and_events() {
+    let cluster = cluster();
+    let manifest = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+spec:
+  nodeName: {node}
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: web
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "mkdir -p /www; sleep 2; touch /www/ready; exec httpd -f -p 8080 -h /www"]
+    ports: [{{name: http, containerPort: 8080}}]
+    readinessProbe:
+      httpGet: {{path: /ready, port: http}}
+      periodSeconds: 1
+    startupProbe:
+      tcpSocket: {{port: 8080}}
+      periodSeconds: 1
+      failureThreshold: 30
+    lifecycle:
+      preStop:
+        exec: {{command: ["sh", "-c", "echo stopping > /www/prestop"]}}
+  - name: dies
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/alive; while true; do sleep 1; done"]
+    livenessProbe:
+      exec: {{command: ["test", "-e", "/tmp/missing"]}}
+      periodSeconds: 1
+      failureThreshold: 2
+    lifecycle:
+      postStart:
+        exec: {{command: ["touch", "/tmp/started"]}}
+"#,
+        node = cluster.node_name()
+    );
+    kubectl(&cluster, &["apply", "-f", "-"], Some(&manifest));
+    // Readiness: the web container turns ready only after its startup and readiness probes pass.
+    wait_for(
+        &cluster,
+        "probed",
+        "{.status.containerStatuses[?(@.name==\"web\")].ready}",
+        |ready| ready == "true",
+    );
+    // Liveness: the failing probe restarts the other container.
+    wait_for(
+        &cluster,
+        "probed",
+        "{.status.containerStatuses[?(@.name==\"dies\")].restartCount}",
+        |count| count.parse::<u32>().unwrap_or(0) >= 1,
+    );
+    let events = kubectl(
+        &cluster,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=probed",
+            "-o",
+            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+        ],
+        None,
+    );
+    for expected in [
+        "Pulled: Container image \"docker.io/library/busybox:1.35\" already present on machine",
+        "Created: Created container: web",
+        "Started: Started container dies",
+        "Unhealthy: Liveness probe failed",
+        "Killing: Container dies failed liveness probe, will be restarted",
+    ] {
+        assert!(
+            events.contains(expected),
+            "missing {expected:?} in:\n{events}"
+        );
+    }
+    let described = kubectl(&cluster, &["describe", "pod", "probed"], None);
+    assert!(described.contains("Liveness probe failed"), "{described}");
+
+    let deadline = pod_manifest(
+        &cluster,
+        "limited",
+        "Always",
+        "trap 'exit 0' TERM; while true; do sleep 1; done",
+    )
+    .replace(
+        "  restartPolicy: Always\n",
+        "  restartPolicy: Always\n  activeDeadlineSeconds: 3\n",
+    );
+    kubectl(&cluster, &["apply", "-f", "-"], Some(&deadline));
+    wait_for(
+        &cluster,
+        "limited",
+        "{.status.phase}/{.status.reason}",
+        |value| value == "Failed/DeadlineExceeded",
+    );
+}
+
+#[test]
+fn static_pods_run_from_files_and_are_mirrored() {
+    let cluster = cluster();
+    let manifests = cluster.data_dir().join("agent/pod-manifests");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: fixed\n  namespace: kube-system\nspec:\n  containers:\n  - name: main\n    image: {BUSYBOX_IMAGE}\n    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n"
+    );
+    std::fs::write(manifests.join("fixed.yaml"), manifest).expect("manifest written");
+    let mirror = format!("fixed-{}", cluster.node_name());
+    let in_system = |args: &[&str]| {
+        let mut full = vec!["-n", "kube-system"];
+        full.extend_from_slice(args);
+        kubectl(&cluster, &full, None)
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let phase = cluster
+            .kubectl_with(
+                &kubectls()[0],
+                &[
+                    "-n",
+                    "kube-system",
+                    "get",
+                    "pod",
+                    &mirror,
+                    "-o",
+                    "jsonpath={.status.phase}",
+                ],
+                None,
+            )
+            .expect("kubectl runs");
+        if String::from_utf8_lossy(&phase.stdout) == "Running" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no running mirror pod: {}\n{}",
+            text(&phase),
+            tail(&cluster.log())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let annotations = in_system(&[
+        "get",
+        "pod",
+        &mirror,
+        "-o",
+        "jsonpath={.metadata.annotations}",
+    ]);
+    assert!(
+        annotations.contains("kubernetes.io/config.mirror")
+            && annotations.contains("\"kubernetes.io/config.source\":\"file\""),
+        "{annotations}"
+    );
+    let owner = in_system(&[
+        "get",
+        "pod",
+        &mirror,
+        "-o",
+        "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+    ]);
+    assert_eq!(owner, format!("Node/{}", cluster.node_name()));
+
+    // Deleting the mirror does not stop the static pod; the mirror comes back.
+    let old_uid = in_system(&["get", "pod", &mirror, "-o", "jsonpath={.metadata.uid}"]);
+    in_system(&["delete", "pod", &mirror, "--wait=false"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = cluster
+            .kubectl_with(&kubectls()[0], &["-n", "kube-system", "get", "pod", &mirror, "-o", "jsonpath={.metadata.uid} {.status.phase} {.status.containerStatuses[0].restartCount}"], None)
+            .expect("kubectl runs");
+        let value = String::from_utf8_lossy(&output.stdout).to_string();
+        if output.status.success() && !value.starts_with(&old_uid) && value.ends_with(" Running 0")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mirror not recreated: {value}\n{}",
+            tail(&cluster.log())
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Removing the file stops the pod and removes its mirror.
+    std::fs::remove_file(manifests.join("fixed.yaml")).expect("manifest removed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = in_system(&["get", "pods", "-o", "name"]);
+        if !pods.contains(&mirror) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mirror still there: {pods}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

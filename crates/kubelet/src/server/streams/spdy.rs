@@ -383,7 +383,8 @@ mod tests {
     fn inflate_stored(mut input: &[u8], expect_header: bool) -> Vec<u8> {
         if expect_header {
             assert_eq!(&input[..2], &[0x78, 0x20]);
-            assert_eq!((0x78u32 << 8 | 0x20) % 31, 0);
+            let check = u32::from(input[0]) << 8 | u32::from(input[1]);
+            assert_eq!(check % 31, 0, "zlib header check bits");
             input = &input[6..];
         }
         let mut out = Vec::new();

@@ -76,11 +76,7 @@ async fn relay(socket: Socket, backend: Upgraded) {
     let inbound = async {
         while let Some(Ok(message)) = client.next().await {
             match message {
-                Message::Binary(data) => {
-                    if writer.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
+                Message::Binary(data) if writer.write_all(&data).await.is_err() => break,
                 Message::Close(_) => break,
                 _ => {}
             }
