@@ -255,10 +255,10 @@ spec:
   containers:
   - name: first
     image: {BUSYBOX_IMAGE}
-    command: ["sh", "-c", "for n in 1 2 3; do echo first $n; done; echo to stderr >&2; exec sleep 3600"]
+    command: ["sh", "-c", "for n in 1 2 3 4; do echo first $n; done; exec sleep 3600"]
   - name: second
     image: {BUSYBOX_IMAGE}
-    command: ["sh", "-c", "echo second line; exec sleep 3600"]
+    command: ["sh", "-c", "echo second line >&2; exec sleep 3600"]
 "#
         ),
     );
@@ -324,7 +324,7 @@ spec:
     wait_running(&cluster, "ticker");
     for kubectl in kubectls() {
         let first = ok(&cluster, &kubectl, &["logs", "talker", "-c", "first"]);
-        assert_eq!(first, "first 1\nfirst 2\nfirst 3\nto stderr\n");
+        assert_eq!(first, "first 1\nfirst 2\nfirst 3\nfirst 4\n");
         let second = ok(&cluster, &kubectl, &["logs", "talker", "-c", "second"]);
         assert_eq!(second, "second line\n");
         let last = ok(
@@ -332,7 +332,7 @@ spec:
             &kubectl,
             &["logs", "talker", "-c", "first", "--tail=2"],
         );
-        assert_eq!(last, "first 3\nto stderr\n");
+        assert_eq!(last, "first 3\nfirst 4\n");
         let limited = ok(
             &cluster,
             &kubectl,
@@ -382,7 +382,7 @@ spec:
         let defaulted = run(&cluster, &kubectl, &["logs", "talker"], &[]);
         assert_eq!(
             String::from_utf8_lossy(&defaulted.stdout),
-            "first 1\nfirst 2\nfirst 3\nto stderr\n",
+            "first 1\nfirst 2\nfirst 3\nfirst 4\n",
             "{}",
             text(&defaulted)
         );
