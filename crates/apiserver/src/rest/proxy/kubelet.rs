@@ -181,7 +181,9 @@ impl KubeletClient {
         let _ = tcp.set_nodelay(true);
         let server_name = match endpoint.host.parse::<IpAddr>() {
             Ok(ip) => ServerName::IpAddress(ip.into()),
-            Err(_) => ServerName::try_from(endpoint.host.clone()).map_err(|error| failed(&error))?,
+            Err(_) => {
+                ServerName::try_from(endpoint.host.clone()).map_err(|error| failed(&error))?
+            }
         };
         let tls = TlsConnector::from(Arc::clone(&self.tls))
             .connect(server_name, tcp)
@@ -199,9 +201,10 @@ impl KubeletClient {
             .map_err(|error| failed(&error))?;
         request.headers_mut().insert(hyper::header::HOST, host);
         let method = request_method(&request).to_string();
-        sender.send_request(request).await.map_err(|error| {
-            proxy_error(format!("{} \"{url}\": {error}", title_case(&method)))
-        })
+        sender
+            .send_request(request)
+            .await
+            .map_err(|error| proxy_error(format!("{} \"{url}\": {error}", title_case(&method))))
     }
 }
 
@@ -313,12 +316,21 @@ mod tests {
                 port: 10255
             })
         );
-        let bare = serde_json::json!({"status": {"addresses": [{"type": "Hostname", "address": "n1"}]}});
-        assert_eq!(endpoint(&bare).map(|e| e.to_string()), Ok("n1:10250".into()));
-        let v6 = serde_json::json!({"status": {"addresses": [{"type": "InternalIP", "address": "fd00::1"}]}});
-        assert_eq!(endpoint(&v6).map(|e| e.to_string()), Ok("[fd00::1]:10250".into()));
+        let bare =
+            serde_json::json!({"status": {"addresses": [{"type": "Hostname", "address": "n1"}]}});
         assert_eq!(
-            endpoint(&serde_json::json!({"status": {"addresses": [{"type": "InternalDNS", "address": "x"}]}})),
+            endpoint(&bare).map(|e| e.to_string()),
+            Ok("n1:10250".into())
+        );
+        let v6 = serde_json::json!({"status": {"addresses": [{"type": "InternalIP", "address": "fd00::1"}]}});
+        assert_eq!(
+            endpoint(&v6).map(|e| e.to_string()),
+            Ok("[fd00::1]:10250".into())
+        );
+        assert_eq!(
+            endpoint(
+                &serde_json::json!({"status": {"addresses": [{"type": "InternalDNS", "address": "x"}]}})
+            ),
             Err("no preferred addresses found; known addresses: [{InternalDNS x}]".into())
         );
     }

@@ -145,7 +145,10 @@ async fn serve_log(
     if !response.status().is_success() {
         return Err(kubelet_failure(response, name).await);
     }
-    Ok(text_response(StatusCode::OK, Body::new(response.into_body())))
+    Ok(text_response(
+        StatusCode::OK,
+        Body::new(response.into_body()),
+    ))
 }
 
 fn text_response(status: StatusCode, body: Body) -> Response {
@@ -160,9 +163,9 @@ fn text_response(status: StatusCode, body: Body) -> Response {
 fn kubelet_request(method: Method, path: &str) -> Result<hyper::Request<Empty<Bytes>>, ApiError> {
     let mut request = hyper::Request::new(Empty::new());
     *request.method_mut() = method;
-    *request.uri_mut() = path
-        .parse()
-        .map_err(|error| ApiError::bad_request(format!("invalid kubelet path {path:?}: {error}")))?;
+    *request.uri_mut() = path.parse().map_err(|error| {
+        ApiError::bad_request(format!("invalid kubelet path {path:?}: {error}"))
+    })?;
     Ok(request)
 }
 
@@ -177,9 +180,11 @@ async fn kubelet_failure(response: hyper::Response<hyper::body::Incoming>, name:
     let text = String::from_utf8_lossy(&body).to_string();
     match status {
         StatusCode::BAD_REQUEST => ApiError::bad_request(text),
-        StatusCode::INTERNAL_SERVER_ERROR => {
-            ApiError::status(500, "InternalError", format!("Internal error occurred: {text}"))
-        }
+        StatusCode::INTERNAL_SERVER_ERROR => ApiError::status(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {text}"),
+        ),
         StatusCode::NOT_FOUND => {
             let mut error = ApiError::not_found(PODS, name);
             if let Some(body) = error.0.body.as_object_mut() {

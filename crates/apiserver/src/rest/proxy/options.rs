@@ -37,7 +37,9 @@ impl LogOptions {
         let mut options = LogOptions::default();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
-                "container" => options.container = Some(value.into_owned()).filter(|c| !c.is_empty()),
+                "container" => {
+                    options.container = Some(value.into_owned()).filter(|c| !c.is_empty())
+                }
                 "follow" => options.follow = flag(&key, &value)?,
                 "previous" => options.previous = flag(&key, &value)?,
                 "timestamps" => options.timestamps = flag(&key, &value)?,
@@ -144,7 +146,9 @@ impl CommandOptions {
         let mut options = CommandOptions::default();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match key.as_ref() {
-                "container" => options.container = Some(value.into_owned()).filter(|c| !c.is_empty()),
+                "container" => {
+                    options.container = Some(value.into_owned()).filter(|c| !c.is_empty())
+                }
                 "command" => options.command.push(value.into_owned()),
                 "stdin" => options.stdin = flag(&key, &value)?,
                 "stdout" => options.stdout = flag(&key, &value)?,
@@ -183,10 +187,16 @@ pub fn port_forward_query(query: &str) -> Result<String, ApiError> {
     let mut ports = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if key == "ports" {
-            for port in value.split(',').map(str::trim).filter(|port| !port.is_empty()) {
-                let number: u16 = port.parse().ok().filter(|port| *port > 0).ok_or_else(|| {
-                    ApiError::bad_request(format!("invalid port {port:?}"))
-                })?;
+            for port in value
+                .split(',')
+                .map(str::trim)
+                .filter(|port| !port.is_empty())
+            {
+                let number: u16 = port
+                    .parse()
+                    .ok()
+                    .filter(|port| *port > 0)
+                    .ok_or_else(|| ApiError::bad_request(format!("invalid port {port:?}")))?;
                 ports.push(number.to_string());
             }
         }
@@ -202,7 +212,10 @@ pub fn port_forward_query(query: &str) -> Result<String, ApiError> {
 /// The container a request means, as upstream's `validateContainer`: the named one if the pod has
 /// it, the only one if there is one, else a 400 listing the choices.
 pub fn container(pod: &Value, wanted: Option<&str>) -> Result<String, ApiError> {
-    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let names = |field: &str| -> Vec<String> {
         pod.pointer(&format!("/spec/{field}"))
             .and_then(Value::as_array)
@@ -249,9 +262,9 @@ fn flag(key: &str, value: &str) -> Result<bool, ApiError> {
 }
 
 fn integer(key: &str, value: &str) -> Result<i64, ApiError> {
-    value.parse().map_err(|_| {
-        ApiError::bad_request(format!("invalid {key} {value:?}: must be an integer"))
-    })
+    value
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid {key} {value:?}: must be an integer")))
 }
 
 #[cfg(test)]
@@ -274,7 +287,10 @@ mod tests {
             options.kubelet_query(),
             "follow=true&timestamps=true&sinceTime=2024-01-01T00%3A00%3A00Z&tailLines=10"
         );
-        assert_eq!(LogOptions::parse("", "web").expect("valid").kubelet_query(), "");
+        assert_eq!(
+            LogOptions::parse("", "web").expect("valid").kubelet_query(),
+            ""
+        );
         assert_eq!(
             message(LogOptions::parse("tailLines=-1&limitBytes=0", "web").expect_err("invalid")),
             (
@@ -294,7 +310,10 @@ mod tests {
                     .to_string()
             )
         );
-        assert_eq!(message(LogOptions::parse("tailLines=x", "web").expect_err("bad")).0, 400);
+        assert_eq!(
+            message(LogOptions::parse("tailLines=x", "web").expect_err("bad")).0,
+            400
+        );
     }
 
     #[test]
@@ -309,7 +328,10 @@ mod tests {
             "stdin=1&stdout=1&stderr=1&command=sh&command=-c&command=exit+3"
         );
         assert_eq!(options.kubelet_query(false), "stdin=1&stdout=1&stderr=1");
-        assert_eq!(port_forward_query("ports=80&ports=8080").expect("valid"), "port=80%2C8080");
+        assert_eq!(
+            port_forward_query("ports=80&ports=8080").expect("valid"),
+            "port=80%2C8080"
+        );
         assert_eq!(port_forward_query("").expect("valid"), "");
         assert!(port_forward_query("ports=x").is_err());
     }
@@ -334,7 +356,8 @@ mod tests {
             message(container(&pod, Some("nope")).expect_err("unknown")),
             (400, "container nope is not valid for pod web".to_string())
         );
-        let single = json!({"metadata": {"name": "one"}, "spec": {"containers": [{"name": "app"}]}});
+        let single =
+            json!({"metadata": {"name": "one"}, "spec": {"containers": [{"name": "app"}]}});
         assert_eq!(container(&single, None).expect("valid"), "app");
     }
 }

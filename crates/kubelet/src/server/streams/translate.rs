@@ -8,16 +8,19 @@
 //! `Status` the server writes on its error stream (with the `ExitCode` cause of a non-zero exit) is
 //! sent on channel 3 once the session ends, followed by a normal WebSocket close.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::Mutex;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -74,10 +77,15 @@ impl Streams {
 type BackendIo = TokioIo<hyper::upgrade::Upgraded>;
 
 /// The write half of the SPDY session, shared by both directions.
-#[derive(Clone)]
-struct Writer(Arc<Mutex<WriteHalf<BackendIo>>>);
+struct Writer<B>(Arc<Mutex<WriteHalf<B>>>);
 
-impl Writer {
+impl<B> Clone for Writer<B> {
+    fn clone(&self) -> Self {
+        Writer(Arc::clone(&self.0))
+    }
+}
+
+impl<B: AsyncWrite> Writer<B> {
     async fn write(&self, frame: &[u8]) -> std::io::Result<()> {
         let mut half = self.0.lock().await;
         half.write_all(frame).await?;
@@ -88,6 +96,18 @@ impl Writer {
 /// Serves the client's `socket` from the streaming server at `url` until the command ends or the
 /// client goes away.
 pub async fn run(socket: Socket, url: String, options: StreamOptions) {
+    serve(socket, connect(&url), options).await;
+}
+
+/// Serves `socket` from the SPDY session `backend` resolves to.
+async fn serve<W, B>(
+    socket: WebSocketStream<W>,
+    backend: impl Future<Output = Result<B, String>>,
+    options: StreamOptions,
+) where
+    W: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     let (mut sink, mut client) = socket.split();
     // Tell the client the session is up: an empty message on the lowest writable channel.
     let first = if options.stdout {
@@ -104,7 +124,7 @@ pub async fn run(socket: Socket, url: String, options: StreamOptions) {
     {
         return;
     }
-    let status = match connect(&url).await {
+    let status = match backend.await {
         Ok(io) => {
             let (reader, writer) = tokio::io::split(io);
             let writer = Writer(Arc::new(Mutex::new(writer)));
@@ -200,15 +220,15 @@ fn internal_error(message: &str) -> Vec<u8> {
 }
 
 /// One SPDY client session with the streaming server.
-struct Session {
-    reader: ReadHalf<BackendIo>,
+struct Session<B> {
+    reader: ReadHalf<B>,
     buffer: BytesMut,
-    writer: Writer,
+    writer: Writer<B>,
     headers: HeaderWriter,
     streams: Streams,
 }
 
-impl Session {
+impl<B: AsyncRead + AsyncWrite> Session<B> {
     /// The next frame; `None` once the server closed the connection.
     async fn frame(&mut self) -> Result<Option<Frame>, String> {
         loop {
@@ -279,11 +299,14 @@ impl Session {
     }
 
     /// Client to server: stdin, resize and the stdin close signal, until the client goes away.
-    fn pump_input<'a>(
+    fn pump_input<'a, W>(
         &self,
-        client: &'a mut futures::stream::SplitStream<Socket>,
+        client: &'a mut SplitStream<WebSocketStream<W>>,
         options: StreamOptions,
-    ) -> impl std::future::Future<Output = ()> + use<'a> {
+    ) -> impl Future<Output = ()> + use<'a, W, B>
+    where
+        W: AsyncRead + AsyncWrite + Unpin,
+    {
         let writer = self.writer.clone();
         let stdin = self.streams.stdin.filter(|_| options.stdin);
         let resize = self.streams.resize;
@@ -319,10 +342,13 @@ impl Session {
 
     /// Server to client: stdout and stderr as they come; the error stream is collected. Returns
     /// the final `Status` (`None` when the client went away) once the server ended the session.
-    async fn forward_output(
+    async fn forward_output<W>(
         &mut self,
-        sink: &mut futures::stream::SplitSink<Socket, Message>,
-    ) -> Option<Vec<u8>> {
+        sink: &mut SplitSink<WebSocketStream<W>, Message>,
+    ) -> Option<Vec<u8>>
+    where
+        W: AsyncRead + AsyncWrite + Unpin,
+    {
         let mut status = Vec::new();
         let mut error_open = true;
         let mut stdout_open = self.streams.stdout.is_some();
@@ -398,5 +424,158 @@ impl Session {
         frames.extend_from_slice(&spdy::goaway(0));
         let _ = self.writer.write(&frames).await;
         let _ = self.writer.0.lock().await.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::DuplexStream;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    const EXIT_3: &[u8] = br#"{"metadata":{},"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}"#;
+
+    /// A SYN_REPLY for stream `id` without a header block.
+    fn syn_reply(id: u32) -> Vec<u8> {
+        let mut frame = vec![0x80, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00, 0x04];
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame
+    }
+
+    /// A streaming server that accepts every stream, reads stdin to its end, answers with it on
+    /// stdout, writes on stderr and ends with exit code 3; returns the streams it saw opened and
+    /// whether the client reset them and went away.
+    async fn fake_server(io: DuplexStream) -> (Vec<u32>, usize, bool) {
+        let (mut reader, mut writer) = tokio::io::split(io);
+        let mut buffer = BytesMut::new();
+        let mut opened = Vec::new();
+        let mut stdin = Vec::new();
+        let next = async |reader: &mut ReadHalf<DuplexStream>, buffer: &mut BytesMut| loop {
+            if let Some(frame) = spdy::decode(buffer).expect("valid frames") {
+                return Some(frame);
+            }
+            if reader.read_buf(buffer).await.expect("read") == 0 {
+                return None;
+            }
+        };
+        while let Some(frame) = next(&mut reader, &mut buffer).await {
+            match frame {
+                Frame::SynStream { stream_id, .. } => {
+                    opened.push(stream_id);
+                    writer
+                        .write_all(&syn_reply(stream_id))
+                        .await
+                        .expect("reply");
+                }
+                Frame::Data {
+                    stream_id: 3,
+                    fin,
+                    data,
+                } => {
+                    stdin.extend_from_slice(&data);
+                    if fin {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for frame in [
+            spdy::data(5, false, &stdin),
+            spdy::data(7, false, b"oops\n"),
+            spdy::data(1, false, EXIT_3),
+            spdy::goaway(0),
+        ] {
+            writer.write_all(&frame).await.expect("write");
+        }
+        let (mut resets, mut gone) = (0, false);
+        while let Some(frame) = next(&mut reader, &mut buffer).await {
+            match frame {
+                Frame::RstStream { .. } => resets += 1,
+                Frame::GoAway { .. } => gone = true,
+                _ => {}
+            }
+        }
+        (opened, resets, gone)
+    }
+
+    async fn sockets() -> (WebSocketStream<DuplexStream>, WebSocketStream<DuplexStream>) {
+        let (server, client) = tokio::io::duplex(64 * 1024);
+        (
+            WebSocketStream::from_raw_socket(server, Role::Server, None).await,
+            WebSocketStream::from_raw_socket(client, Role::Client, None).await,
+        )
+    }
+
+    /// Binary messages until the server's close.
+    async fn messages(client: &mut WebSocketStream<DuplexStream>) -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        while let Some(Ok(message)) = client.next().await {
+            match message {
+                Message::Binary(data) => seen.push(data.to_vec()),
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn v5_session_over_spdy() {
+        let (server, mut client) = sockets().await;
+        let (backend, fake) = tokio::io::duplex(64 * 1024);
+        let fake = tokio::spawn(fake_server(fake));
+        let options = StreamOptions {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            tty: false,
+        };
+        let served = tokio::spawn(serve(server, async { Ok(backend) }, options));
+        let hello = client.next().await.and_then(Result::ok);
+        assert_eq!(hello, Some(Message::Binary(vec![channel::STDOUT].into())));
+        client
+            .send(Message::Binary(b"\x00hi\n".to_vec().into()))
+            .await
+            .expect("stdin");
+        client
+            .send(Message::Binary(vec![channel::CLOSE, channel::STDIN].into()))
+            .await
+            .expect("close stdin");
+        let seen = messages(&mut client).await;
+        let mut status = vec![channel::ERROR];
+        status.extend_from_slice(EXIT_3);
+        assert_eq!(seen, [b"\x01hi\n".to_vec(), b"\x02oops\n".to_vec(), status]);
+        // tungstenite queued the answer to the server's close; send it.
+        let _ = client.flush().await;
+        served.await.expect("served");
+        // error, stdin, stdout, stderr: client-go's order; every stream reset, then GOAWAY.
+        assert_eq!(
+            fake.await.expect("fake server"),
+            (vec![1, 3, 5, 7], 4, true)
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_streaming_server_is_an_internal_error() {
+        let (server, mut client) = sockets().await;
+        let options = StreamOptions {
+            stdout: true,
+            ..StreamOptions::default()
+        };
+        let backend = async { Err::<DuplexStream, _>("connection refused".to_string()) };
+        let served = tokio::spawn(serve(server, backend, options));
+        let seen = messages(&mut client).await;
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0], [channel::STDOUT]);
+        let status: serde_json::Value = serde_json::from_slice(&seen[1][1..]).expect("a Status");
+        assert_eq!(status["reason"], "InternalError");
+        assert_eq!(
+            status["message"],
+            "Internal error occurred: connection refused"
+        );
+        // tungstenite queued the answer to the server's close; send it.
+        let _ = client.flush().await;
+        served.await.expect("served");
     }
 }

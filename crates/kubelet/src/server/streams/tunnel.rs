@@ -5,14 +5,14 @@
 
 use futures::{SinkExt, StreamExt};
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::upgrade::Upgraded;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::backend;
-use super::websocket::{self, SPDY_TUNNEL_PREFIX, Socket};
+use super::websocket::{self, SPDY_TUNNEL_PREFIX};
 use crate::server::http::{Body, Failure};
 
 /// The SPDY protocols a tunnelling request offers (its WebSocket subprotocols without the
@@ -63,16 +63,20 @@ pub async fn serve(
             (Ok(client), Ok(backend)) => (client, backend),
             _ => return,
         };
-        relay(websocket::socket(client).await, backend).await;
+        relay(websocket::socket(client).await, TokioIo::new(backend)).await;
     });
     Ok(answer)
 }
 
 /// Passes bytes between the WebSocket's binary messages and the streaming connection until
 /// either side ends.
-async fn relay(socket: Socket, backend: Upgraded) {
+async fn relay<W, B>(socket: WebSocketStream<W>, backend: B)
+where
+    W: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite,
+{
     let (mut sink, mut client) = socket.split();
-    let (mut reader, mut writer) = tokio::io::split(TokioIo::new(backend));
+    let (mut reader, mut writer) = tokio::io::split(backend);
     let inbound = async {
         while let Some(Ok(message)) = client.next().await {
             match message {
@@ -101,5 +105,51 @@ async fn relay(socket: Socket, backend: Upgraded) {
     tokio::select! {
         () = inbound => {}
         () = outbound => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    #[test]
+    fn tunnelled_protocols_are_stripped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("SPDY/3.1+portforward.k8s.io, v4.channel.k8s.io"),
+        );
+        assert_eq!(tunnelled_protocols(&headers), ["portforward.k8s.io"]);
+        headers.remove(header::UPGRADE);
+        assert!(tunnelled_protocols(&headers).is_empty());
+    }
+
+    #[tokio::test]
+    async fn relays_a_byte_stream() {
+        let (server, client) = tokio::io::duplex(4096);
+        let server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let (backend, mut streaming) = tokio::io::duplex(4096);
+        let relayed = tokio::spawn(relay(server, backend));
+        // Message boundaries mean nothing: a frame may arrive in pieces.
+        for piece in [&b"\x80\x03"[..], b"\x00\x01", b"rest"] {
+            client
+                .send(Message::Binary(piece.to_vec().into()))
+                .await
+                .expect("sent");
+        }
+        let mut received = [0u8; 8];
+        streaming.read_exact(&mut received).await.expect("relayed");
+        assert_eq!(&received, b"\x80\x03\x00\x01rest");
+        streaming.write_all(b"answer").await.expect("written");
+        let answer = client.next().await.and_then(Result::ok);
+        assert_eq!(answer, Some(Message::Binary(b"answer".to_vec().into())));
+        // The streaming server closing ends the tunnel.
+        drop(streaming);
+        assert!(matches!(client.next().await, Some(Ok(Message::Close(_)))));
+        relayed.await.expect("relay ended");
     }
 }
