@@ -530,6 +530,33 @@ fn exec_over_websocket_and_spdy() {
             );
         }
     }
+    python_exec(&cluster, "shell");
+}
+
+/// The Python client's exec: its WebSocket protocol, passed through to containerd.
+fn python_exec(cluster: &TestCluster, pod: &str) {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = manifest.join("../../.tmp/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps",
+        python.display()
+    );
+    let output = Command::new(&python)
+        .arg(manifest.join("tests/clients/python_exec.py"))
+        .arg(cluster.kubeconfig())
+        .arg(pod)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success()
+            && stdout.contains("output from python")
+            && stdout.contains("exit 4"),
+        "{}\nserver log:\n{}",
+        text(&output),
+        tail(&cluster.log())
+    );
 }
 
 #[test]

@@ -29,6 +29,8 @@ use crate::pki::Pki;
 
 /// The kubelet port when the Node does not say (upstream's default).
 const DEFAULT_PORT: u16 = 10250;
+/// How long connecting to a kubelet may take (upstream's dialer timeout).
+const DIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The user the API server is at kubelets.
 const CLIENT_USER: &str = "kube-apiserver-kubelet-client";
 
@@ -175,8 +177,10 @@ impl KubeletClient {
                 title_case(request_method(&request))
             ))
         };
-        let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+        let connect = TcpStream::connect((endpoint.host.as_str(), endpoint.port));
+        let tcp = tokio::time::timeout(DIAL_TIMEOUT, connect)
             .await
+            .map_err(|_| failed(&format!("dial tcp {endpoint}: i/o timeout")))?
             .map_err(|error| failed(&format!("dial tcp {endpoint}: {error}")))?;
         let _ = tcp.set_nodelay(true);
         let server_name = match endpoint.host.parse::<IpAddr>() {
