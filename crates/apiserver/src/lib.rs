@@ -61,6 +61,8 @@ pub struct App {
     pub service_cidr: Ipv4Cidr,
     /// The watch caches, one per resource, started on first use.
     pub caches: Arc<cache::Caches>,
+    /// Reaches kubelets for logs, exec, attach and port-forward.
+    pub kubelet: rest::proxy::KubeletClient,
 }
 
 /// A failure to start the server.
@@ -148,6 +150,7 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
             Arc::clone(&storage.store),
             cache::CacheConfig::default(),
         )),
+        kubelet: rest::proxy::KubeletClient::new(&pki).map_err(Error::Auth)?,
     };
     let address = SocketAddr::new(config.bind_address, config.port);
     let listener = tokio::net::TcpListener::bind(address)

@@ -20,6 +20,7 @@ use crate::images::{import, pause};
 use crate::node::{lease, register, system::SystemInfo};
 use crate::pods::{NodeContext, manager, runtime};
 use crate::probes::ProbeResults;
+use crate::server;
 
 /// How often the node status is recomputed.
 const STATUS_INTERVAL: Duration = Duration::from_secs(10);
@@ -77,6 +78,12 @@ pub async fn run(config: AgentConfig) -> Result<()> {
         system,
         recorder,
         probes: ProbeResults::default(),
+    });
+    let endpoint = Arc::clone(&context);
+    tokio::spawn(async move {
+        if let Err(error) = server::run(endpoint).await {
+            tracing::error!(%error, "the kubelet endpoint (logs, exec, port-forward) is not available");
+        }
     });
     manager::run(context).await;
     Err(Error::Runtime("the pod watch ended".to_string()))

@@ -2,7 +2,8 @@
 //! through CRI on a supervised containerd, sets up their volumes and reports their status.
 //!
 //! Containers are touched only through CRI; host side effects (cgroup folders, CNI configuration,
-//! volume files) live in `cgroups`, `cni` and `pods::volumes`.
+//! volume files) live in `cgroups`, `cni` and `pods::volumes`. `server` is the HTTPS endpoint the API
+//! server proxies logs, exec, attach and port-forward to.
 
 pub mod agent;
 pub mod cgroups;
@@ -17,6 +18,7 @@ pub mod images;
 pub mod node;
 pub mod pods;
 pub mod probes;
+pub mod server;
 
 pub use agent::run;
 pub use config::{AgentConfig, AgentPaths};

@@ -19,6 +19,7 @@ mod names;
 pub mod object;
 mod patch;
 pub mod path;
+pub mod proxy;
 mod query;
 mod reviews;
 mod scale;

@@ -41,6 +41,7 @@ fn app(dir: &tempfile::TempDir, modes: &[&str]) -> App {
         ),
         advertise_address: "127.0.0.1:6443".to_owned(),
         service_cidr: crate::Ipv4Cidr::parse("10.43.0.0/16").expect("cidr"),
+        kubelet: crate::rest::proxy::KubeletClient::anonymous().expect("kubelet client"),
     }
 }
 

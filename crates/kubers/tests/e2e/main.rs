@@ -13,6 +13,7 @@ mod openapi;
 mod pods;
 mod streams;
 mod watch_cache;
+mod streams_pods;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
