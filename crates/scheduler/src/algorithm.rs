@@ -13,7 +13,7 @@ use crate::model::node::NodeInfo;
 use crate::model::pod::PodInfo;
 use crate::plugins::node_resources::Held;
 use crate::plugins::{
-    FilterResult, Rejection, image_locality, inter_pod_affinity, node_affinity, node_name,
+    Plugin, Rejection, events, image_locality, inter_pod_affinity, node_affinity, node_name,
     node_ports, node_resources, node_unschedulable, taint_toleration, topology_spread, weights,
 };
 
@@ -50,15 +50,22 @@ pub enum Unschedulable {
 pub struct Diagnosis {
     /// How many nodes the cluster has.
     pub node_count: usize,
-    /// Each rejecting node and why.
-    pub rejections: Vec<(String, Rejection)>,
+    /// Each rejecting node, the plugin that rejected it, and why.
+    pub rejections: Vec<(String, Plugin, Rejection)>,
 }
 
 impl Diagnosis {
+    /// The cluster events after which the pod is worth retrying.
+    pub fn wakes_on(&self) -> u32 {
+        self.rejections
+            .iter()
+            .fold(0, |mask, (_, plugin, _)| mask | plugin.wakes_on())
+    }
+
     /// `0/N nodes are available: <count> <reason>, ...` with reasons sorted like upstream's
     /// `FitError.Error()`, each group ending with a period.
     pub fn message(&self) -> String {
-        histogram_message(self.node_count, self.rejections.iter().map(|(_, r)| r))
+        histogram_message(self.node_count, self.rejections.iter().map(|(_, _, r)| r))
     }
 }
 
@@ -117,23 +124,27 @@ impl<'a> Cycle<'a> {
     }
 
     /// Runs every filter on a node in upstream's order; the first rejection wins.
-    pub fn filter(&self, info: &NodeInfo, cache: &Cache) -> FilterResult {
+    pub fn filter(&self, info: &NodeInfo, cache: &Cache) -> Result<(), (Plugin, Rejection)> {
         let Some(node) = &info.node else {
-            return Err(Rejection::unresolvable("node(s) not found"));
+            return Err((
+                Plugin::NodeName,
+                Rejection::unresolvable("node(s) not found"),
+            ));
         };
         let pod = self.pod;
-        node_unschedulable::filter(pod, node)?;
-        node_name::filter(pod, node)?;
-        taint_toleration::filter(pod, node)?;
-        node_affinity::filter(pod, node)?;
-        node_ports::filter(pod, info)?;
+        let tag = |plugin| move |rejection| (plugin, rejection);
+        node_unschedulable::filter(pod, node).map_err(tag(Plugin::NodeUnschedulable))?;
+        node_name::filter(pod, node).map_err(tag(Plugin::NodeName))?;
+        taint_toleration::filter(pod, node).map_err(tag(Plugin::TaintToleration))?;
+        node_affinity::filter(pod, node).map_err(tag(Plugin::NodeAffinity))?;
+        node_ports::filter(pod, info).map_err(tag(Plugin::NodePorts))?;
         let held = self.nominations.then(|| held_for(pod, &node.name, cache));
-        node_resources::filter(pod, info, held.as_ref())?;
+        node_resources::filter(pod, info, held.as_ref()).map_err(tag(Plugin::NodeResourcesFit))?;
         if let Some(state) = &self.spread {
-            topology_spread::filter(state, pod, node)?;
+            topology_spread::filter(state, pod, node).map_err(tag(Plugin::PodTopologySpread))?;
         }
         if let Some(state) = &self.affinity {
-            inter_pod_affinity::filter(state, pod, node)?;
+            inter_pod_affinity::filter(state, pod, node).map_err(tag(Plugin::InterPodAffinity))?;
         }
         Ok(())
     }
@@ -191,7 +202,9 @@ pub fn schedule(
         processed += 1;
         match cycle.filter(info, cache) {
             Ok(()) => feasible.push(info),
-            Err(rejection) => rejections.push((info.name().to_owned(), rejection)),
+            Err((plugin, rejection)) => {
+                rejections.push((info.name().to_owned(), plugin, rejection))
+            }
         }
     }
     *next_start = (start + processed) % entries.len().max(1);
@@ -309,6 +322,16 @@ pub fn select(totals: &[i64], rng: &mut impl Rng) -> usize {
     best
 }
 
+impl Unschedulable {
+    /// The cluster events after which the pod is worth retrying.
+    pub fn wakes_on(&self) -> u32 {
+        match self {
+            Unschedulable::NoNodes => events::NODE_ADD,
+            Unschedulable::NoFit(diagnosis) => diagnosis.wakes_on(),
+        }
+    }
+}
+
 /// The message for an unschedulable pod, without the preemption part.
 pub fn unschedulable_message(error: &Unschedulable) -> Cow<'static, str> {
     match error {
@@ -347,15 +370,24 @@ mod tests {
         let diagnosis = Diagnosis {
             node_count: 3,
             rejections: vec![
-                ("a".into(), Rejection::unresolvable(taint_toleration::REASON)),
+                (
+                    "a".into(),
+                    Plugin::TaintToleration,
+                    Rejection::unresolvable(taint_toleration::REASON),
+                ),
                 (
                     "b".into(),
+                    Plugin::NodeResourcesFit,
                     Rejection {
                         code: crate::plugins::Code::Unschedulable,
                         reasons: vec!["Insufficient cpu".into(), "Insufficient memory".into()],
                     },
                 ),
-                ("c".into(), Rejection::unschedulable("Insufficient cpu")),
+                (
+                    "c".into(),
+                    Plugin::NodeResourcesFit,
+                    Rejection::unschedulable("Insufficient cpu"),
+                ),
             ],
         };
         assert_eq!(

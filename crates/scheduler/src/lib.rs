@@ -9,3 +9,5 @@ pub mod algorithm;
 pub mod cache;
 pub mod model;
 pub mod plugins;
+pub mod preemption;
+pub mod queue;

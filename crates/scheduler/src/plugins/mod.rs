@@ -39,6 +39,65 @@ pub mod weights {
     pub const IMAGE_LOCALITY: i64 = 1;
 }
 
+/// A filter plugin, named as upstream names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Plugin {
+    /// `NodeUnschedulable`.
+    NodeUnschedulable,
+    /// `NodeName`.
+    NodeName,
+    /// `TaintToleration`.
+    TaintToleration,
+    /// `NodeAffinity`.
+    NodeAffinity,
+    /// `NodePorts`.
+    NodePorts,
+    /// `NodeResourcesFit`.
+    NodeResourcesFit,
+    /// `PodTopologySpread`.
+    PodTopologySpread,
+    /// `InterPodAffinity`.
+    InterPodAffinity,
+}
+
+/// Cluster changes that may make a pending pod schedulable, as a bit set.
+pub mod events {
+    /// A node was added.
+    pub const NODE_ADD: u32 = 1;
+    /// A node's labels, taints, allocatable resources or cordon changed.
+    pub const NODE_UPDATE: u32 = 1 << 1;
+    /// A pod was assigned to a node.
+    pub const POD_ADD: u32 = 1 << 2;
+    /// An assigned pod's labels changed.
+    pub const POD_UPDATE: u32 = 1 << 3;
+    /// An assigned pod went away.
+    pub const POD_DELETE: u32 = 1 << 4;
+    /// A namespace's labels changed.
+    pub const NAMESPACE: u32 = 1 << 5;
+    /// Every event.
+    pub const ALL: u32 = u32::MAX;
+}
+
+impl Plugin {
+    /// The events after which a pod this plugin rejected is worth retrying (upstream's
+    /// `EventsToRegister`).
+    pub fn wakes_on(self) -> u32 {
+        use events::*;
+        match self {
+            Plugin::NodeUnschedulable | Plugin::TaintToleration | Plugin::NodeAffinity => {
+                NODE_ADD | NODE_UPDATE
+            }
+            Plugin::NodeName => NODE_ADD,
+            Plugin::NodePorts => POD_DELETE,
+            Plugin::NodeResourcesFit => NODE_ADD | NODE_UPDATE | POD_DELETE,
+            Plugin::PodTopologySpread => NODE_ADD | NODE_UPDATE | POD_ADD | POD_UPDATE | POD_DELETE,
+            Plugin::InterPodAffinity => {
+                NODE_ADD | NODE_UPDATE | POD_ADD | POD_UPDATE | POD_DELETE | NAMESPACE
+            }
+        }
+    }
+}
+
 /// Whether removing pods could help a rejected node (the status code upstream's preemption reads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
