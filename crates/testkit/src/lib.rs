@@ -5,3 +5,4 @@
 
 pub mod etcd;
 pub mod server;
+pub mod simulated;

@@ -8,6 +8,7 @@ mod durability;
 mod lifecycle;
 mod objects;
 mod openapi;
+mod scheduler;
 mod streams;
 
 use std::path::{Path, PathBuf};

@@ -2,8 +2,6 @@
 //! queue read (requests, selectors, tolerations, ports, spread constraints, affinity terms), built
 //! once when the watch delivers the pod.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{Pod, PodAffinityTerm, WeightedPodAffinityTerm};
 
 use super::resources::{Resources, pod_requests};
@@ -448,6 +446,7 @@ pub fn normalized_image(image: &str) -> String {
 #[cfg(test)]
 pub(crate) mod build {
     use super::*;
+    use std::collections::BTreeMap;
 
     /// A pod in `default` with the given name, CPU (millicores) and memory (bytes) requests.
     pub fn pod(name: &str, milli_cpu: i64, memory: i64) -> PodInfo {
@@ -498,6 +497,7 @@ pub(crate) mod build {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use k8s_openapi::api::core::v1::{Affinity, Container, ContainerPort, PodSpec};
 
     #[test]
