@@ -8,3 +8,4 @@ pub mod etcd;
 pub mod images;
 pub mod netns;
 pub mod server;
+pub mod simulated;

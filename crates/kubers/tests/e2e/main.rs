@@ -11,6 +11,7 @@ mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
+mod scheduler;
 mod streams;
 mod watch_cache;
 mod streams_pods;
