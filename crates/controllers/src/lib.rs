@@ -1,12 +1,39 @@
-//! The kubers controller manager: control loops, each an ordinary API client that watches what it
-//! needs and writes through the API server.
+//! The kubers controller manager: control loops, each an ordinary API client that reads shared
+//! informer caches, queues keys in rate-limited work queues and writes through the API server.
 //!
+//! - [`informer`], [`queue`], [`events`], [`discovery`]: the shared machinery.
+//! - [`namespace`]: empties terminating namespaces and finalizes them.
+//! - [`service_account`], [`root_ca`]: the `default` ServiceAccount and the `kube-root-ca.crt`
+//!   ConfigMap in every namespace.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
+pub mod discovery;
+pub mod error;
+pub mod events;
+pub mod informer;
+pub mod namespace;
 pub mod node_ipam;
+pub mod queue;
+pub mod root_ca;
+pub mod service_account;
+
+use k8s_openapi::api::core::v1::Namespace;
 
 /// Runs every controller until one of them ends.
 pub async fn run(client: kube::Client, config: ControllerConfig) {
+    let informers = informer::Informers::new(client.clone());
+    namespace::start(client.clone(), &informers);
+    service_account::start(client.clone(), &informers);
+    match config
+        .root_ca_file
+        .as_deref()
+        .map(std::fs::read_to_string)
+    {
+        Some(Ok(ca)) => root_ca::start(client.clone(), &informers, ca),
+        Some(Err(error)) => tracing::error!(%error, "cannot read the cluster CA; not publishing it"),
+        None => {}
+    }
+    informers.start();
     node_ipam::run(client, config.cluster_cidr).await;
 }
 
@@ -15,4 +42,16 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
 pub struct ControllerConfig {
     /// The pod network of the cluster, split into per-node `/24`s.
     pub cluster_cidr: node_ipam::Ipv4Range,
+    /// The cluster CA certificate (PEM) to publish as `kube-root-ca.crt` in every namespace.
+    pub root_ca_file: Option<std::path::PathBuf>,
+}
+
+/// Whether a namespace takes new content (it exists and is not being terminated).
+fn active(namespace: &Namespace) -> bool {
+    namespace.metadata.deletion_timestamp.is_none()
+        && namespace
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref())
+            != Some("Terminating")
 }
