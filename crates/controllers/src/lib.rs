@@ -3,6 +3,7 @@
 //!
 //! - [`informer`], [`queue`], [`events`], [`discovery`]: the shared machinery.
 //! - [`namespace`]: empties terminating namespaces and finalizes them.
+//! - [`garbage_collector`]: deletes dependents of deleted owners (background, foreground, orphan).
 //! - [`service_account`], [`root_ca`]: the `default` ServiceAccount and the `kube-root-ca.crt`
 //!   ConfigMap in every namespace.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
@@ -10,6 +11,7 @@
 pub mod discovery;
 pub mod error;
 pub mod events;
+pub mod garbage_collector;
 pub mod informer;
 pub mod namespace;
 pub mod node_ipam;
@@ -24,16 +26,15 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     let informers = informer::Informers::new(client.clone());
     namespace::start(client.clone(), &informers);
     service_account::start(client.clone(), &informers);
-    match config
-        .root_ca_file
-        .as_deref()
-        .map(std::fs::read_to_string)
-    {
+    match config.root_ca_file.as_deref().map(std::fs::read_to_string) {
         Some(Ok(ca)) => root_ca::start(client.clone(), &informers, ca),
-        Some(Err(error)) => tracing::error!(%error, "cannot read the cluster CA; not publishing it"),
+        Some(Err(error)) => {
+            tracing::error!(%error, "cannot read the cluster CA; not publishing it")
+        }
         None => {}
     }
     informers.start();
+    tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
 }
 

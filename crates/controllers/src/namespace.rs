@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition, NamespaceStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 
 use crate::discovery::Served;
 use crate::error::{Context, Error, Result, is_not_found};
@@ -285,7 +285,9 @@ async fn update_status(
     report: &Report,
 ) -> Result<Namespace> {
     let name = namespace.name_any();
-    let status = namespace.status.get_or_insert_with(NamespaceStatus::default);
+    let status = namespace
+        .status
+        .get_or_insert_with(NamespaceStatus::default);
     let old = status.conditions.clone().unwrap_or_default();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut merged: Vec<NamespaceCondition> = Vec::new();
@@ -358,7 +360,6 @@ async fn finalize(api: &Api<Namespace>, mut namespace: Namespace) -> Result<()> 
         }),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

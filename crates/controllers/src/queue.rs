@@ -120,9 +120,7 @@ impl<T: Clone + Eq + Hash + Send + 'static> WorkQueue<T> {
             let failures = state.failures.entry(item.clone()).or_insert(0);
             let exponent = (*failures).min(30);
             *failures += 1;
-            let backoff = BASE_DELAY
-                .saturating_mul(1 << exponent)
-                .min(MAX_DELAY);
+            let backoff = BASE_DELAY.saturating_mul(1 << exponent).min(MAX_DELAY);
             backoff.max(state.bucket.take(Instant::now()))
         };
         self.add_after(item, delay);

@@ -47,21 +47,26 @@ pub fn start(client: kube::Client, informers: &Informers, ca: String) {
     tokio::spawn(async move {
         namespaces.synced().await;
         config_maps.synced().await;
-        run_workers("root-ca-cert-publisher", queue, 1, move |namespace: String| {
-            let client = client.clone();
-            let namespaces = Arc::clone(&namespaces);
-            let config_maps = Arc::clone(&config_maps);
-            let ca = Arc::clone(&ca);
-            async move {
-                let Some(found) = namespaces.get("", &namespace) else {
-                    return Ok(());
-                };
-                if !crate::active(&found) {
-                    return Ok(());
+        run_workers(
+            "root-ca-cert-publisher",
+            queue,
+            1,
+            move |namespace: String| {
+                let client = client.clone();
+                let namespaces = Arc::clone(&namespaces);
+                let config_maps = Arc::clone(&config_maps);
+                let ca = Arc::clone(&ca);
+                async move {
+                    let Some(found) = namespaces.get("", &namespace) else {
+                        return Ok(());
+                    };
+                    if !crate::active(&found) {
+                        return Ok(());
+                    }
+                    publish(client, &namespace, config_maps.get(&namespace, NAME), &ca).await
                 }
-                publish(client, &namespace, config_maps.get(&namespace, NAME), &ca).await
-            }
-        });
+            },
+        );
     });
 }
 
@@ -103,7 +108,10 @@ async fn publish(
         .metadata
         .annotations
         .get_or_insert_with(BTreeMap::new)
-        .insert("kubernetes.io/description".to_owned(), DESCRIPTION.to_owned());
+        .insert(
+            "kubernetes.io/description".to_owned(),
+            DESCRIPTION.to_owned(),
+        );
     api.replace(NAME, &PostParams::default(), &updated)
         .await
         .map(|_| ())

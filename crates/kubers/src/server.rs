@@ -97,7 +97,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     let kubeconfig = args.write_kubeconfig.clone();
     let controllers = kubers_controllers::ControllerConfig {
         cluster_cidr,
-        root_ca_file: Some(args.data_dir.join("server").join("ca.crt")),
+        root_ca_file: Some(args.data_dir.join("server/tls/ca.crt")),
     };
     tokio::spawn(async move {
         if let Err(error) = run_in_cluster_components(kubeconfig, controllers, agent).await {

@@ -277,8 +277,8 @@ pub(super) fn gc_finalizers(
     if foreground {
         finalizers.push(Value::from(FOREGROUND));
     }
-    let same = finalizers.len() == existing.len()
-        && finalizers.iter().all(|f| existing.contains(f));
+    let same =
+        finalizers.len() == existing.len() && finalizers.iter().all(|f| existing.contains(f));
     (!same).then_some(finalizers)
 }
 

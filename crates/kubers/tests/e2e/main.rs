@@ -4,6 +4,7 @@
 mod auth;
 mod clients;
 mod cluster;
+mod controllers;
 mod durability;
 mod lifecycle;
 mod objects;
