@@ -6,17 +6,23 @@
 //! - [`garbage_collector`]: deletes dependents of deleted owners (background, foreground, orphan).
 //! - [`service_account`], [`root_ca`]: the `default` ServiceAccount and the `kube-root-ca.crt`
 //!   ConfigMap in every namespace.
+//! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods ([`pods`],
+//!   [`selector`], [`expectations`]).
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod discovery;
 pub mod error;
 pub mod events;
+pub mod expectations;
 pub mod garbage_collector;
 pub mod informer;
 pub mod namespace;
 pub mod node_ipam;
+pub mod pods;
 pub mod queue;
+pub mod replica_set;
 pub mod root_ca;
+pub mod selector;
 pub mod service_account;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -26,6 +32,11 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     let informers = informer::Informers::new(client.clone());
     namespace::start(client.clone(), &informers);
     service_account::start(client.clone(), &informers);
+    replica_set::start::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone(), &informers);
+    replica_set::start::<k8s_openapi::api::core::v1::ReplicationController>(
+        client.clone(),
+        &informers,
+    );
     match config.root_ca_file.as_deref().map(std::fs::read_to_string) {
         Some(Ok(ca)) => root_ca::start(client.clone(), &informers, ca),
         Some(Err(error)) => {

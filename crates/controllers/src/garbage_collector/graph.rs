@@ -124,7 +124,9 @@ impl Graph {
     /// Whether the owner `uid` in `namespace` (empty: any) is known to be gone.
     pub fn is_absent(&self, namespace: &str, uid: &str) -> bool {
         self.absent.contains(&(String::new(), uid.to_owned()))
-            || self.absent.contains(&(namespace.to_owned(), uid.to_owned()))
+            || self
+                .absent
+                .contains(&(namespace.to_owned(), uid.to_owned()))
     }
 
     /// Records that an owner is gone.

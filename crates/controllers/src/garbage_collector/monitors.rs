@@ -59,7 +59,11 @@ pub fn observed(resource_api_version: &str, kind: &str, object: &DynamicObject) 
     }
 }
 
-async fn monitor(client: kube::Client, resource: ApiResource, changes: mpsc::UnboundedSender<Change>) {
+async fn monitor(
+    client: kube::Client,
+    resource: ApiResource,
+    changes: mpsc::UnboundedSender<Change>,
+) {
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -96,9 +100,11 @@ async fn monitor(client: kube::Client, resource: ApiResource, changes: mpsc::Unb
                 }
                 delivered
             }
-            Ok(watcher::Event::Apply(object)) => send(Change::Graph(GraphEvent::Upsert(
-                observed(&resource.api_version, &resource.kind, &object),
-            ))),
+            Ok(watcher::Event::Apply(object)) => send(Change::Graph(GraphEvent::Upsert(observed(
+                &resource.api_version,
+                &resource.kind,
+                &object,
+            )))),
             Ok(watcher::Event::Delete(object)) => send(Change::Graph(GraphEvent::Delete(
                 observed(&resource.api_version, &resource.kind, &object),
             ))),

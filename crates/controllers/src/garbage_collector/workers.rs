@@ -4,7 +4,9 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy,
+};
 use serde_json::json;
 
 use super::Collector;
@@ -152,7 +154,11 @@ async fn classify(
             .is_some_and(|(_, namespaced)| *namespaced);
         match get(collector, &owner).await? {
             None => {
-                let scope = if namespaced { item.namespace.as_str() } else { "" };
+                let scope = if namespaced {
+                    item.namespace.as_str()
+                } else {
+                    ""
+                };
                 collector.graph().mark_absent(scope, &reference.uid);
                 classified.dangling.push(reference.clone());
             }
@@ -175,7 +181,12 @@ async fn process_deleting_dependents(collector: &Collector, item: &Identity) -> 
         .graph()
         .blocking_dependents(&item.uid)
         .iter()
-        .map(|dependent| (dependent.identity.uid.clone(), dependent.deleting_dependents))
+        .map(|dependent| {
+            (
+                dependent.identity.uid.clone(),
+                dependent.deleting_dependents,
+            )
+        })
         .collect();
     if blocking.is_empty() {
         return remove_finalizer(collector, item, FOREGROUND).await;
@@ -249,7 +260,11 @@ async fn patch_metadata(
         metadata["resourceVersion"] = json!(latest.resource_version());
         let patch = json!({ "metadata": metadata });
         match api
-            .patch(&identity.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                &identity.name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await
         {
             Ok(_) => return Ok(()),
@@ -307,7 +322,11 @@ async fn unblock_owner_references(collector: &Collector, identity: &Identity) ->
     .await
 }
 
-async fn remove_finalizer(collector: &Collector, identity: &Identity, finalizer: &str) -> Result<()> {
+async fn remove_finalizer(
+    collector: &Collector,
+    identity: &Identity,
+    finalizer: &str,
+) -> Result<()> {
     patch_metadata(collector, identity, |latest| {
         let finalizers = latest.finalizers();
         if !finalizers.iter().any(|f| f == finalizer) {
