@@ -8,8 +8,10 @@
 //!   ConfigMap in every namespace.
 //! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods ([`pods`],
 //!   [`selector`], [`expectations`]).
+//! - [`deployment`]: Deployments roll out ReplicaSets.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
+pub mod deployment;
 pub mod discovery;
 pub mod error;
 pub mod events;
@@ -44,6 +46,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
         }
         None => {}
     }
+    deployment::start(client.clone(), &informers);
     informers.start();
     tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
