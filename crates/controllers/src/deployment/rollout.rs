@@ -585,7 +585,7 @@ impl DeploymentController {
         &self,
         deployment: &Deployment,
         new_rs: Option<ReplicaSet>,
-        old: &mut Vec<ReplicaSet>,
+        old: &mut [ReplicaSet],
     ) -> Result<Option<ReplicaSet>> {
         let desired = util::replicas(deployment);
         // One active ReplicaSet (or none: the newest) takes every replica.

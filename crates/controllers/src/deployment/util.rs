@@ -93,11 +93,10 @@ pub fn equal_ignore_hash(a: &PodTemplateSpec, b: &PodTemplateSpec) -> bool {
             .and_then(|metadata| metadata.labels.as_mut())
         {
             labels.remove(HASH_LABEL);
-            if labels.is_empty() {
-                template
-                    .metadata
-                    .as_mut()
-                    .map(|metadata| metadata.labels = None);
+            if labels.is_empty()
+                && let Some(metadata) = template.metadata.as_mut()
+            {
+                metadata.labels = None;
             }
         }
         serde_json::to_value(&template).unwrap_or_default()
