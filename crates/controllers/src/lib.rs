@@ -9,10 +9,12 @@
 //! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods ([`pods`],
 //!   [`selector`], [`expectations`]).
 //! - [`deployment`]: Deployments roll out ReplicaSets.
+//! - [`endpoints`]: Endpoints and EndpointSlices of Services with selectors.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod deployment;
 pub mod discovery;
+pub mod endpoints;
 pub mod error;
 pub mod events;
 pub mod expectations;
@@ -47,6 +49,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
         None => {}
     }
     deployment::start(client.clone(), &informers);
+    endpoints::start(client.clone(), &informers);
     informers.start();
     tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
