@@ -15,18 +15,17 @@ use super::members::{Groups, members};
 use super::selector_of;
 use crate::error::{Error, Result, is_not_found};
 use crate::informer::{Informer, Informers};
-use crate::queue::{WorkQueue, run_workers};
+use crate::queue::run_workers;
 
 /// Marks the Endpoints of a headless Service.
 const HEADLESS: &str = "service.kubernetes.io/headless";
 
-pub(super) fn start(
-    client: kube::Client,
-    informers: &Informers,
-    services: Arc<Informer<Service>>,
-    pods: Arc<Informer<Pod>>,
-    queue: Arc<WorkQueue<String>>,
-) {
+pub(super) fn start(client: kube::Client, informers: &Informers, sources: super::Sources) {
+    let super::Sources {
+        services,
+        pods,
+        queue,
+    } = sources;
     let endpoints = informers.get::<Endpoints>();
     {
         let queue = Arc::clone(&queue);

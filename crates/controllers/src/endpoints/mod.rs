@@ -34,14 +34,15 @@ fn enqueue_services_of(services: &Informer<Service>, queue: &WorkQueue<String>, 
     }
 }
 
-/// Keys of the Services affected by pod and Service changes.
-fn service_queue(
-    informers: &Informers,
-) -> (
-    Arc<Informer<Service>>,
-    Arc<Informer<Pod>>,
-    Arc<WorkQueue<String>>,
-) {
+/// What both controllers read: Services, pods, and the queue of affected Service keys.
+pub(super) struct Sources {
+    services: Arc<Informer<Service>>,
+    pods: Arc<Informer<Pod>>,
+    queue: Arc<WorkQueue<String>>,
+}
+
+/// A queue of the Services affected by pod and Service changes.
+fn service_queue(informers: &Informers) -> Sources {
     let services = informers.get::<Service>();
     let pods = informers.get::<Pod>();
     let queue = WorkQueue::new();
@@ -76,19 +77,15 @@ fn service_queue(
             }
         });
     }
-    (services, pods, queue)
+    Sources {
+        services,
+        pods,
+        queue,
+    }
 }
 
 /// Registers both controllers with the informers.
 pub fn start(client: kube::Client, informers: &Informers) {
-    let (services, pods, queue) = service_queue(informers);
-    legacy::start(
-        client.clone(),
-        informers,
-        Arc::clone(&services),
-        Arc::clone(&pods),
-        queue,
-    );
-    let (services, pods, queue) = service_queue(informers);
-    slices::start(client, informers, services, pods, queue);
+    legacy::start(client.clone(), informers, service_queue(informers));
+    slices::start(client, informers, service_queue(informers));
 }

@@ -17,7 +17,7 @@ use super::selector_of;
 use crate::error::{Error, Result, is_not_found};
 use crate::informer::{Informer, Informers};
 use crate::pods::controller_reference;
-use crate::queue::{WorkQueue, run_workers};
+use crate::queue::run_workers;
 
 /// The label naming a slice's Service.
 pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -28,13 +28,12 @@ pub const CONTROLLER: &str = "endpointslice-controller.k8s.io";
 /// Most endpoints in one slice (upstream's default `--max-endpoints-per-slice`).
 const MAX_ENDPOINTS: usize = 100;
 
-pub(super) fn start(
-    client: kube::Client,
-    informers: &Informers,
-    services: Arc<Informer<Service>>,
-    pods: Arc<Informer<Pod>>,
-    queue: Arc<WorkQueue<String>>,
-) {
+pub(super) fn start(client: kube::Client, informers: &Informers, sources: super::Sources) {
+    let super::Sources {
+        services,
+        pods,
+        queue,
+    } = sources;
     let slices = informers.get::<EndpointSlice>();
     {
         let queue = Arc::clone(&queue);
