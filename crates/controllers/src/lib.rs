@@ -10,6 +10,7 @@
 //!   [`selector`], [`expectations`]).
 //! - [`deployment`]: Deployments roll out ReplicaSets.
 //! - [`endpoints`]: Endpoints and EndpointSlices of Services with selectors.
+//! - [`pod_gc`]: pods of deleted nodes, and finished pods beyond the threshold.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod deployment;
@@ -22,6 +23,7 @@ pub mod garbage_collector;
 pub mod informer;
 pub mod namespace;
 pub mod node_ipam;
+pub mod pod_gc;
 pub mod pods;
 pub mod queue;
 pub mod replica_set;
@@ -50,6 +52,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     }
     deployment::start(client.clone(), &informers);
     endpoints::start(client.clone(), &informers);
+    pod_gc::start(client.clone(), &informers);
     informers.start();
     tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;

@@ -818,3 +818,15 @@ fn services_publish_their_ready_pods_as_endpoints_and_slices() {
         |out| out.is_empty(),
     );
 }
+
+#[test]
+fn pods_of_a_node_that_does_not_exist_are_collected() {
+    let server = server();
+    let kubectl = &kubectls()[0];
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: stranded\nspec:\n  nodeName: ghost\n  containers:\n  - name: c\n    image: busybox:1.36\n";
+    apply(&server, kubectl, manifest);
+    // After upstream's 40 s quarantine the pod is force-deleted.
+    until(&server, kubectl, &["get", "pods", "-o", "name"], |out| {
+        !out.contains("pod/stranded")
+    });
+}
