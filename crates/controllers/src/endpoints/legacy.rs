@@ -29,8 +29,11 @@ pub(super) fn start(client: kube::Client, informers: &Informers, sources: super:
     let endpoints = informers.get::<Endpoints>();
     {
         let queue = Arc::clone(&queue);
+        // Only a deleted Endpoints object needs repair (upstream's `onEndpointsDelete`).
         endpoints.on_change(move |change| {
-            let object = change.object();
+            let crate::informer::Change::Deleted(object) = change else {
+                return;
+            };
             queue.add(format!(
                 "{}/{}",
                 object.namespace().unwrap_or_default(),
@@ -114,7 +117,9 @@ async fn sync(
         }
         return Ok(());
     };
-    let Some(selector) = selector_of(&service) else {
+    let external =
+        service.spec.as_ref().and_then(|spec| spec.type_.as_deref()) == Some("ExternalName");
+    let Some(selector) = selector_of(&service).filter(|_| !external) else {
         return Ok(());
     };
     let selected: Vec<Arc<Pod>> = pods

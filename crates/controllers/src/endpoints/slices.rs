@@ -137,8 +137,16 @@ async fn sync(
     let service = services
         .get(namespace, name)
         .filter(|service| service.metadata.deletion_timestamp.is_none());
+    let external = service
+        .as_ref()
+        .and_then(|service| service.spec.as_ref()?.type_.as_deref())
+        == Some("ExternalName");
     let (service, wanted) = match service {
-        Some(service) if selector_of(&service).is_some() => {
+        // Slices of a Service without a selector come from elsewhere (the API server's own
+        // `kubernetes` slice, mirrors); slices of a deleted Service go with it (owner reference).
+        None => return Ok(()),
+        Some(service) if selector_of(&service).is_none() || external => return Ok(()),
+        Some(service) => {
             let selector = selector_of(&service).unwrap_or_default();
             let selected: Vec<Arc<Pod>> = pods
                 .list_namespace(namespace)
@@ -148,9 +156,6 @@ async fn sync(
             let wanted = desired(&service, &selected);
             (Some(service), wanted)
         }
-        // No Service (or no selector): no managed slices (the garbage collector also removes
-        // slices of a deleted Service through their owner reference).
-        _ => (None, Vec::new()),
     };
     let mut labels: BTreeMap<String, String> = service
         .as_ref()
