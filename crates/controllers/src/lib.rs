@@ -11,6 +11,7 @@
 //! - [`deployment`]: Deployments roll out ReplicaSets.
 //! - [`endpoints`]: Endpoints and EndpointSlices of Services with selectors.
 //! - [`pod_gc`]: pods of deleted nodes, and finished pods beyond the threshold.
+//! - [`job`]: Jobs run pods to completion or fail past their limits.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod deployment;
@@ -21,6 +22,7 @@ pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod informer;
+pub mod job;
 pub mod namespace;
 pub mod node_ipam;
 pub mod pod_gc;
@@ -53,6 +55,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     deployment::start(client.clone(), &informers);
     endpoints::start(client.clone(), &informers);
     pod_gc::start(client.clone(), &informers);
+    job::start(client.clone(), &informers);
     informers.start();
     tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
