@@ -12,6 +12,7 @@
 //! - [`endpoints`]: Endpoints and EndpointSlices of Services with selectors.
 //! - [`pod_gc`]: pods of deleted nodes, and finished pods beyond the threshold.
 //! - [`job`]: Jobs run pods to completion or fail past their limits.
+//! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod deployment;
@@ -32,6 +33,7 @@ pub mod replica_set;
 pub mod root_ca;
 pub mod selector;
 pub mod service_account;
+pub mod ttl_after_finished;
 
 use k8s_openapi::api::core::v1::Namespace;
 
@@ -56,6 +58,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     endpoints::start(client.clone(), &informers);
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);
+    ttl_after_finished::start(client.clone(), &informers);
     informers.start();
     tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;

@@ -926,6 +926,19 @@ fn jobs_complete_fail_and_clean_up() {
     );
     assert_eq!(reason, "BackoffLimitExceeded");
 
+    // A finished Job with ttlSecondsAfterFinished goes by itself.
+    let short = job("short", 1, 6).replace(
+        "  backoffLimit: 6\n",
+        "  backoffLimit: 6\n  ttlSecondsAfterFinished: 0\n",
+    );
+    apply(&server, kubectl, &short);
+    let pods = pods_of(&server, kubectl, "short", 1);
+    finish(&server, kubectl, &pods[0], "Succeeded");
+    until(&server, kubectl, &["get", "jobs", "-o", "name"], |out| {
+        !out.contains("job.batch/short")
+    });
+    pods_of(&server, kubectl, "short", 0);
+
     // A deleted Job takes its pods along, tracking finalizer or not.
     apply(&server, kubectl, &job("dropped", 1, 6));
     pods_of(&server, kubectl, "dropped", 1);
