@@ -13,8 +13,10 @@
 //! - [`pod_gc`]: pods of deleted nodes, and finished pods beyond the threshold.
 //! - [`job`]: Jobs run pods to completion or fail past their limits.
 //! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
+//! - [`daemon_set`]: one pod per eligible Node.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
+pub mod daemon_set;
 pub mod deployment;
 pub mod discovery;
 pub mod endpoints;
@@ -55,6 +57,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
         None => {}
     }
     deployment::start(client.clone(), &informers);
+    daemon_set::start(client.clone(), &informers);
     endpoints::start(client.clone(), &informers);
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);
