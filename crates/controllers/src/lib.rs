@@ -14,6 +14,7 @@
 //! - [`job`]: Jobs run pods to completion or fail past their limits.
 //! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
 //! - [`daemon_set`]: one pod per eligible Node.
+//! - [`stateful_set`]: pods with stable names, in order.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod daemon_set;
@@ -35,6 +36,7 @@ pub mod replica_set;
 pub mod root_ca;
 pub mod selector;
 pub mod service_account;
+pub mod stateful_set;
 pub mod ttl_after_finished;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -58,6 +60,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     }
     deployment::start(client.clone(), &informers);
     daemon_set::start(client.clone(), &informers);
+    stateful_set::start(client.clone(), &informers);
     endpoints::start(client.clone(), &informers);
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);
