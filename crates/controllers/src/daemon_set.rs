@@ -143,21 +143,9 @@ fn daemon_tolerations(host_network: bool) -> Vec<Toleration> {
 }
 
 fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|toleration| {
-        let effect_ok = toleration
-            .effect
-            .as_deref()
-            .is_none_or(|effect| effect.is_empty() || effect == taint.effect);
-        let key_ok = match toleration.key.as_deref() {
-            None | Some("") => toleration.operator.as_deref() == Some("Exists"),
-            Some(key) => key == taint.key,
-        };
-        let value_ok = match toleration.operator.as_deref() {
-            Some("Exists") => true,
-            _ => toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        };
-        effect_ok && key_ok && value_ok
-    })
+    tolerations
+        .iter()
+        .any(|toleration| crate::pods::tolerates(toleration, taint))
 }
 
 fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&String>) -> bool {

@@ -15,6 +15,7 @@
 //! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
 //! - [`daemon_set`]: one pod per eligible Node.
 //! - [`stateful_set`]: pods with stable names, in order.
+//! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
 pub mod daemon_set;
@@ -29,6 +30,7 @@ pub mod informer;
 pub mod job;
 pub mod namespace;
 pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod pod_gc;
 pub mod pods;
 pub mod queue;
@@ -61,6 +63,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     deployment::start(client.clone(), &informers);
     daemon_set::start(client.clone(), &informers);
     stateful_set::start(client.clone(), &informers);
+    node_lifecycle::start(client.clone(), &informers);
     endpoints::start(client.clone(), &informers);
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);

@@ -1,7 +1,7 @@
 //! Pod facts the workload controllers share, as upstream's `podutil` and `controller` helpers:
 //! active, ready and available pods, controller references, and pods made from a template.
 
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 
@@ -78,4 +78,21 @@ pub fn from_template(template: &PodTemplateSpec, owner: OwnerReference, namespac
         spec: template.spec.clone(),
         status: None,
     }
+}
+
+/// Whether `toleration` tolerates `taint` (upstream's `Toleration.ToleratesTaint`).
+pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
+    let effect_ok = toleration
+        .effect
+        .as_deref()
+        .is_none_or(|effect| effect.is_empty() || effect == taint.effect);
+    let key_ok = match toleration.key.as_deref() {
+        None | Some("") => toleration.operator.as_deref() == Some("Exists"),
+        Some(key) => key == taint.key,
+    };
+    let value_ok = match toleration.operator.as_deref() {
+        Some("Exists") => true,
+        _ => toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+    };
+    effect_ok && key_ok && value_ok
 }

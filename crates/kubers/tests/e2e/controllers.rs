@@ -1084,3 +1084,65 @@ fn a_stateful_set_starts_its_pods_in_order_with_stable_names() {
     ok(&server, kubectl, &["scale", "sts", "db", "--replicas=1"]);
     assert_eq!(pods_of(&server, kubectl, "db", 1), ["pod/db-0"]);
 }
+
+#[test]
+fn a_silent_node_goes_unknown_and_its_intolerant_pods_are_evicted() {
+    let server = server();
+    let kubectl = &kubectls()[0];
+    let manifest = "apiVersion: v1\nkind: Node\nmetadata:\n  name: lonely\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: brief\nspec:\n  nodeName: lonely\n  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n    effect: NoExecute\n    tolerationSeconds: 1\n  containers:\n  - name: c\n    image: busybox:1.36\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: steady\nspec:\n  nodeName: lonely\n  tolerations:\n  - key: node.kubernetes.io/unreachable\n    operator: Exists\n    effect: NoExecute\n  containers:\n  - name: c\n    image: busybox:1.36\n";
+    apply(&server, kubectl, manifest);
+    // No kubelet ever renews its Lease: after the 40 s grace period the node is Unknown.
+    let reason = until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "node",
+            "lonely",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}/{.status.conditions[?(@.type==\"Ready\")].reason}",
+        ],
+        |out| out.starts_with("Unknown"),
+    );
+    assert_eq!(reason, "Unknown/NodeStatusNeverUpdated");
+    until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "node",
+            "lonely",
+            "-o",
+            "jsonpath={.spec.taints[*].key}/{.spec.taints[*].effect}",
+        ],
+        |out| {
+            out == "node.kubernetes.io/unreachable node.kubernetes.io/unreachable/NoSchedule NoExecute"
+        },
+    );
+    // The pod that tolerates the taint for a second is evicted (it waits for its kubelet, which
+    // never comes); the one that tolerates it for ever stays.
+    until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pod",
+            "brief",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ],
+        |out| !out.is_empty(),
+    );
+    let steady = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pod",
+            "steady",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ],
+    );
+    assert!(steady.is_empty(), "{steady}");
+}
