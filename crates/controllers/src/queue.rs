@@ -32,6 +32,8 @@ struct State<T> {
     dirty: HashSet<T>,
     processing: HashSet<T>,
     failures: HashMap<T, u32>,
+    /// Items waiting for a delayed add, with when they are due (the earliest request wins).
+    waiting: HashMap<T, Instant>,
     bucket: Bucket,
 }
 
@@ -69,6 +71,7 @@ impl<T: Clone + Eq + Hash + Send + 'static> WorkQueue<T> {
                 dirty: HashSet::new(),
                 processing: HashSet::new(),
                 failures: HashMap::new(),
+                waiting: HashMap::new(),
                 bucket: Bucket {
                     tokens: BUCKET_BURST,
                     updated: now,
@@ -100,16 +103,40 @@ impl<T: Clone + Eq + Hash + Send + 'static> WorkQueue<T> {
         self.ready.notify_one();
     }
 
-    /// Queues `item` after `delay`.
+    /// Queues `item` after `delay`. An item already waiting for an earlier time is left as it is
+    /// (one timer per item, like client-go's delaying queue), so frequent re-scheduling, such as one
+    /// per heartbeat, costs no extra tasks.
     pub fn add_after(self: &Arc<Self>, item: T, delay: Duration) {
         if delay.is_zero() {
             self.add(item);
             return;
         }
+        let due = Instant::now() + delay;
+        {
+            let mut state = self.lock();
+            match state.waiting.get(&item) {
+                Some(existing) if *existing <= due => return,
+                _ => {
+                    state.waiting.insert(item.clone(), due);
+                }
+            }
+        }
         let queue = Arc::clone(self);
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            queue.add(item);
+            tokio::time::sleep_until(due).await;
+            let current = {
+                let mut state = queue.lock();
+                // A later request for an earlier time replaced this timer: it is stale.
+                if state.waiting.get(&item) == Some(&due) {
+                    state.waiting.remove(&item);
+                    true
+                } else {
+                    false
+                }
+            };
+            if current {
+                queue.add(item);
+            }
         });
     }
 
@@ -240,6 +267,22 @@ mod tests {
         }
         assert_eq!(bucket.take(now), Duration::from_millis(100));
         assert_eq!(bucket.take(now), Duration::from_millis(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_adds_keep_the_earliest_time() {
+        let queue = WorkQueue::new();
+        queue.add_after("a", Duration::from_secs(10));
+        queue.add_after("a", Duration::from_secs(30));
+        queue.add_after("a", Duration::from_secs(5));
+        assert_eq!(queue.lock().waiting.len(), 1);
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue.get().await, "a");
+        queue.done(&"a");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        // The stale timers did not add it again.
+        assert!(queue.is_empty());
     }
 
     #[tokio::test]
