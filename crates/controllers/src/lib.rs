@@ -1,12 +1,75 @@
-//! The kubers controller manager: control loops, each an ordinary API client that watches what it
-//! needs and writes through the API server.
+//! The kubers controller manager: control loops, each an ordinary API client that reads shared
+//! informer caches, queues keys in rate-limited work queues and writes through the API server.
 //!
+//! - [`informer`], [`queue`], [`events`], [`discovery`]: the shared machinery.
+//! - [`namespace`]: empties terminating namespaces and finalizes them.
+//! - [`garbage_collector`]: deletes dependents of deleted owners (background, foreground, orphan).
+//! - [`service_account`], [`root_ca`]: the `default` ServiceAccount and the `kube-root-ca.crt`
+//!   ConfigMap in every namespace.
+//! - [`replica_set`]: ReplicaSets and ReplicationControllers keep their pods ([`pods`],
+//!   [`selector`], [`expectations`]).
+//! - [`deployment`]: Deployments roll out ReplicaSets.
+//! - [`endpoints`]: Endpoints and EndpointSlices of Services with selectors.
+//! - [`pod_gc`]: pods of deleted nodes, and finished pods beyond the threshold.
+//! - [`job`]: Jobs run pods to completion or fail past their limits.
+//! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
+//! - [`daemon_set`]: one pod per eligible Node.
+//! - [`stateful_set`]: pods with stable names, in order.
+//! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
+pub mod daemon_set;
+pub mod deployment;
+pub mod discovery;
+pub mod endpoints;
+pub mod error;
+pub mod events;
+pub mod expectations;
+pub mod garbage_collector;
+pub mod informer;
+pub mod job;
+pub mod namespace;
 pub mod node_ipam;
+pub mod node_lifecycle;
+pub mod pod_gc;
+pub mod pods;
+pub mod queue;
+pub mod replica_set;
+pub mod root_ca;
+pub mod selector;
+pub mod service_account;
+pub mod stateful_set;
+pub mod ttl_after_finished;
+
+use k8s_openapi::api::core::v1::Namespace;
 
 /// Runs every controller until one of them ends.
 pub async fn run(client: kube::Client, config: ControllerConfig) {
+    let informers = informer::Informers::new(client.clone());
+    namespace::start(client.clone(), &informers);
+    service_account::start(client.clone(), &informers);
+    replica_set::start::<k8s_openapi::api::apps::v1::ReplicaSet>(client.clone(), &informers);
+    replica_set::start::<k8s_openapi::api::core::v1::ReplicationController>(
+        client.clone(),
+        &informers,
+    );
+    match config.root_ca_file.as_deref().map(std::fs::read_to_string) {
+        Some(Ok(ca)) => root_ca::start(client.clone(), &informers, ca),
+        Some(Err(error)) => {
+            tracing::error!(%error, "cannot read the cluster CA; not publishing it")
+        }
+        None => {}
+    }
+    deployment::start(client.clone(), &informers);
+    daemon_set::start(client.clone(), &informers);
+    stateful_set::start(client.clone(), &informers);
+    node_lifecycle::start(client.clone(), &informers);
+    endpoints::start(client.clone(), &informers);
+    pod_gc::start(client.clone(), &informers);
+    job::start(client.clone(), &informers);
+    ttl_after_finished::start(client.clone(), &informers);
+    informers.start();
+    tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
 }
 
@@ -15,4 +78,16 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
 pub struct ControllerConfig {
     /// The pod network of the cluster, split into per-node `/24`s.
     pub cluster_cidr: node_ipam::Ipv4Range,
+    /// The cluster CA certificate (PEM) to publish as `kube-root-ca.crt` in every namespace.
+    pub root_ca_file: Option<std::path::PathBuf>,
+}
+
+/// Whether a namespace takes new content (it exists and is not being terminated).
+fn active(namespace: &Namespace) -> bool {
+    namespace.metadata.deletion_timestamp.is_none()
+        && namespace
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref())
+            != Some("Terminating")
 }

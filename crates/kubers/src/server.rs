@@ -95,8 +95,12 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let kubeconfig = args.write_kubeconfig.clone();
+    let controllers = kubers_controllers::ControllerConfig {
+        cluster_cidr,
+        root_ca_file: Some(args.data_dir.join("server/tls/ca.crt")),
+    };
     tokio::spawn(async move {
-        if let Err(error) = run_in_cluster_components(kubeconfig, cluster_cidr, agent).await {
+        if let Err(error) = run_in_cluster_components(kubeconfig, controllers, agent).await {
             tracing::error!(%error, "cluster components stopped");
         }
     });
@@ -124,15 +128,12 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
 /// clients with the admin kubeconfig.
 async fn run_in_cluster_components(
     kubeconfig: PathBuf,
-    cluster_cidr: Ipv4Range,
+    controllers: kubers_controllers::ControllerConfig,
     agent: Option<crate::agent::EmbeddedAgent>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
     let client = kube::Client::try_from(kube_config.clone())?;
-    let controllers = tokio::spawn(kubers_controllers::run(
-        client.clone(),
-        kubers_controllers::ControllerConfig { cluster_cidr },
-    ));
+    let controllers = tokio::spawn(kubers_controllers::run(client.clone(), controllers));
     let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
     let scheduler = tokio::spawn(kubers_scheduler::run(
         client,

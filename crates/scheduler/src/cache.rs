@@ -299,7 +299,10 @@ mod tests {
     #[test]
     fn assumed_pods_count_until_forgotten_or_confirmed() {
         let mut cache = Cache::new();
-        assert_eq!(cache.upsert_node(node("n1", 1000, 1 << 30, 10)), NodeChange::Added);
+        assert_eq!(
+            cache.upsert_node(node("n1", 1000, 1 << 30, 10)),
+            NodeChange::Added
+        );
         let p = pod("p", 300, 0);
         cache.assume(&p, "n1");
         assert!(cache.is_assumed("uid-p"));
@@ -313,7 +316,11 @@ mod tests {
         assert!(!cache.is_assumed("uid-p") && cache.is_assigned("uid-p"));
         assert_eq!(cache.node("n1").map(|n| n.pods.len()), Some(1));
         cache.forget("uid-p");
-        assert_eq!(cache.node("n1").map(|n| n.pods.len()), Some(1), "confirmed stays");
+        assert_eq!(
+            cache.node("n1").map(|n| n.pods.len()),
+            Some(1),
+            "confirmed stays"
+        );
     }
 
     #[test]

@@ -68,7 +68,10 @@ pub enum Update {
 }
 
 /// Starts every informer; they run until the returned handles are aborted.
-pub fn start(client: &kube::Client, tx: &UnboundedSender<Update>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn start(
+    client: &kube::Client,
+    tx: &UnboundedSender<Update>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let pods = watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
     vec![
         spawn(
@@ -122,7 +125,12 @@ pub fn start(client: &kube::Client, tx: &UnboundedSender<Update>) -> Vec<tokio::
             Source::ReplicaSets,
             tx.clone(),
             |set: &ReplicaSet| {
-                controller(set, set.spec.as_ref().map(|spec| Selector::parse(Some(&spec.selector))))
+                controller(
+                    set,
+                    set.spec
+                        .as_ref()
+                        .map(|spec| Selector::parse(Some(&spec.selector))),
+                )
             },
             namespaced_key,
             |key| controller_gone("ReplicaSet", &key),
@@ -133,7 +141,12 @@ pub fn start(client: &kube::Client, tx: &UnboundedSender<Update>) -> Vec<tokio::
             Source::StatefulSets,
             tx.clone(),
             |set: &StatefulSet| {
-                controller(set, set.spec.as_ref().map(|spec| Selector::parse(Some(&spec.selector))))
+                controller(
+                    set,
+                    set.spec
+                        .as_ref()
+                        .map(|spec| Selector::parse(Some(&spec.selector))),
+                )
             },
             namespaced_key,
             |key| controller_gone("StatefulSet", &key),

@@ -104,8 +104,18 @@ async fn run(client: kube::Client, instance: String, mut rx: mpsc::Receiver<Writ
             }
             Write::Scheduled { pod, node } => {
                 repeating.remove(&pod.uid);
-                let message = format!("Successfully assigned {}/{} to {node}", pod.namespace, pod.name);
-                Work::Event(new_event(&pod, "Normal", "Scheduled", "Binding", &message, &instance))
+                let message = format!(
+                    "Successfully assigned {}/{} to {node}",
+                    pod.namespace, pod.name
+                );
+                Work::Event(new_event(
+                    &pod,
+                    "Normal",
+                    "Scheduled",
+                    "Binding",
+                    &message,
+                    &instance,
+                ))
             }
             Write::BindingRejected { pod, error } => Work::Event(new_event(
                 &pod,
@@ -131,7 +141,14 @@ async fn run(client: kube::Client, instance: String, mut rx: mpsc::Receiver<Writ
                         }
                     }
                     _ => {
-                        let event = new_event(&pod, "Warning", "FailedScheduling", "Scheduling", &note, &instance);
+                        let event = new_event(
+                            &pod,
+                            "Warning",
+                            "FailedScheduling",
+                            "Scheduling",
+                            &note,
+                            &instance,
+                        );
                         repeating.insert(
                             pod.uid.clone(),
                             Repeating {
@@ -217,7 +234,9 @@ impl Work {
                 let nomination_changes = nominate
                     .as_ref()
                     .is_some_and(|node| *node != pod.nominated_node);
-                if pod.unschedulable_message.as_deref() != Some(message.as_str()) || nomination_changes {
+                if pod.unschedulable_message.as_deref() != Some(message.as_str())
+                    || nomination_changes
+                {
                     patch_condition(&client, &pod, &message, nominate.as_deref()).await?;
                 }
                 match event {
@@ -228,7 +247,8 @@ impl Work {
                         count,
                     } => {
                         let events: Api<Event> = Api::namespaced(client, &namespace);
-                        let patch = json!({"count": count, "lastTimestamp": Time(jiff::Timestamp::now())});
+                        let patch =
+                            json!({"count": count, "lastTimestamp": Time(jiff::Timestamp::now())});
                         events
                             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                             .await
@@ -245,8 +265,12 @@ impl Work {
                     "message": format!("{DEFAULT_SCHEDULER}: preempting to accommodate a higher priority pod"),
                     "lastTransitionTime": Time(jiff::Timestamp::now()),
                 }]}});
-                pods.patch_status(&victim.name, &PatchParams::default(), &Patch::Strategic(&condition))
-                    .await?;
+                pods.patch_status(
+                    &victim.name,
+                    &PatchParams::default(),
+                    &Patch::Strategic(&condition),
+                )
+                .await?;
                 let params = DeleteParams {
                     preconditions: Some(Preconditions {
                         uid: Some(victim.uid.clone()),
@@ -305,7 +329,10 @@ async fn patch_condition(
 async fn create_event(client: &kube::Client, event: Event) -> Result<(), kube::Error> {
     let namespace = event.metadata.namespace.clone().unwrap_or_default();
     let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
-    events.create(&PostParams::default(), &event).await.map(|_| ())
+    events
+        .create(&PostParams::default(), &event)
+        .await
+        .map(|_| ())
 }
 
 /// A core/v1 event about a pod, named `<pod>.<hex nanoseconds>` like upstream's recorder.
@@ -379,9 +406,25 @@ mod tests {
     fn events_name_the_pod_and_the_scheduler() {
         let mut pod = crate::model::pod::build::pod("web", 0, 0);
         pod.resource_version = "42".into();
-        let event = new_event(&pod, "Normal", "Scheduled", "Binding", "Successfully assigned default/web to n1", "default-scheduler-host");
-        assert!(event.metadata.name.as_deref().is_some_and(|n| n.starts_with("web.")));
+        let event = new_event(
+            &pod,
+            "Normal",
+            "Scheduled",
+            "Binding",
+            "Successfully assigned default/web to n1",
+            "default-scheduler-host",
+        );
+        assert!(
+            event
+                .metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("web."))
+        );
         assert_eq!(event.involved_object.uid.as_deref(), Some("uid-web"));
-        assert_eq!(event.source.and_then(|s| s.component).as_deref(), Some("default-scheduler"));
+        assert_eq!(
+            event.source.and_then(|s| s.component).as_deref(),
+            Some("default-scheduler")
+        );
     }
 }

@@ -16,6 +16,7 @@ mod get;
 mod list;
 mod managed;
 mod names;
+mod namespace_delete;
 pub mod object;
 mod patch;
 pub mod path;
@@ -182,13 +183,18 @@ async fn dispatch(
         {
             eviction::evict(app, &request, &body).await
         }
+        (&Method::PUT, true, Some("finalize"))
+            if request.info.group.is_empty() && request.info.resource == "namespaces" =>
+        {
+            namespace_delete::finalize(app, &request, &body).await
+        }
         (&Method::PUT, true, None | Some("status")) => update::update(app, &request, &body).await,
         (&Method::PATCH, true, None | Some("status")) => patch::patch(app, &request, &body).await,
         (&Method::DELETE, true, None) => delete::delete(app, &request, &body).await,
         (&Method::DELETE, false, None)
             if request.target.namespace.is_some() || !request.info.namespaced =>
         {
-            delete::delete_collection(app, &request).await
+            delete::delete_collection(app, &request, &body).await
         }
         _ => Err(ApiError::method_not_supported(
             request.info.group_resource(),

@@ -14,8 +14,35 @@ use super::{ResourceRequest, create, fields, object, update};
 use crate::App;
 use crate::errors::ApiError;
 
-/// Applies the patch in `body` to the named object, then stores it like an update.
+/// Applies the patch in `body` to the named object, then stores it like an update. A write that
+/// lost a race with another writer is applied again to the new state, as upstream's guaranteed
+/// update does, unless the patch carries its own `resourceVersion` precondition.
 pub async fn patch(
+    app: &App,
+    request: &ResourceRequest,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match patch_once(app, request, body).await {
+            Err(error)
+                if error.0.code == 409 && attempts < 5 && !body_has_resource_version(body) =>
+            {
+                continue;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether the patch sets `metadata.resourceVersion` (a precondition of its own).
+fn body_has_resource_version(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    text.contains("resourceVersion")
+}
+
+async fn patch_once(
     app: &App,
     request: &ResourceRequest,
     body: &[u8],

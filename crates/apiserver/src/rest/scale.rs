@@ -23,6 +23,30 @@ pub async fn change(
     body: &[u8],
     patching: bool,
 ) -> Result<Response, ApiError> {
+    // A write that lost a race with another writer (a controller's status update) is made again
+    // on the new state, unless the client set a resourceVersion precondition.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match change_once(app, request, body, patching).await {
+            Err(error)
+                if error.0.code == 409
+                    && attempts < 5
+                    && !String::from_utf8_lossy(body).contains("resourceVersion") =>
+            {
+                continue;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn change_once(
+    app: &App,
+    request: &ResourceRequest,
+    body: &[u8],
+    patching: bool,
+) -> Result<Response, ApiError> {
     let current = update::read_current(app, request).await?;
     let scale = scale_of(&current.object);
     let wanted = if patching {

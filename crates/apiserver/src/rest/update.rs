@@ -250,5 +250,11 @@ fn finalized(object: &Value) -> bool {
         .and_then(|metadata| metadata.get("deletionGracePeriodSeconds"))
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    marked && !finalizers && grace == 0
+    // A namespace also waits for the finalizers in its spec (see `namespace_delete`).
+    let spec_finalizers = object
+        .pointer("/spec/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|finalizers| !finalizers.is_empty())
+        && object.get("kind").and_then(Value::as_str) == Some("Namespace");
+    marked && !finalizers && !spec_finalizers && grace == 0
 }

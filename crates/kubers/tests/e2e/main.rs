@@ -5,6 +5,7 @@ mod apply;
 mod auth;
 mod clients;
 mod cluster;
+mod controllers;
 mod durability;
 mod kube_rs;
 mod lifecycle;
@@ -13,8 +14,8 @@ mod openapi;
 mod pods;
 mod scheduler;
 mod streams;
-mod watch_cache;
 mod streams_pods;
+mod watch_cache;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -10,11 +10,11 @@ pub const REASON: &str = "node(s) didn't have free ports for the requested pod p
 
 /// The filter.
 pub fn filter(pod: &PodInfo, node: &NodeInfo) -> FilterResult {
-    let conflict = pod.spec.host_ports.iter().any(|wanted| {
-        node.used_ports
-            .iter()
-            .any(|used| used.conflicts(wanted))
-    });
+    let conflict = pod
+        .spec
+        .host_ports
+        .iter()
+        .any(|wanted| node.used_ports.iter().any(|used| used.conflicts(wanted)));
     if conflict {
         Err(Rejection::unschedulable(REASON))
     } else {

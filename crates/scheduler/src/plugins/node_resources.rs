@@ -170,7 +170,10 @@ mod tests {
             vec!["Too many pods"]
         );
         let mut gpu = pod("p", 0, 0);
-        gpu.spec.requests.scalars.insert("example.com/gpu".into(), 1);
+        gpu.spec
+            .requests
+            .scalars
+            .insert("example.com/gpu".into(), 1);
         assert_eq!(
             filter(&gpu, &info, None).unwrap_err().reasons,
             vec!["Insufficient example.com/gpu"]
