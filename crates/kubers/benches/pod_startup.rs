@@ -24,18 +24,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(50);
     let cluster = TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers")))?;
-    let ca = cluster.data_dir().join("server/tls/ca.crt");
-    let created = cluster.kubectl_with(
-        &kubers_testkit::server::kubectl_binary(),
-        &[
-            "create",
-            "configmap",
-            "kube-root-ca.crt",
-            &format!("--from-file=ca.crt={}", ca.display()),
-        ],
-        None,
-    )?;
-    let _ = created;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let socket = cluster.data_dir().join("agent/containerd/containerd.sock");

@@ -10,21 +10,7 @@ use kubers_testkit::images::BUSYBOX_IMAGE;
 use crate::{kubectls, text};
 
 fn cluster() -> TestCluster {
-    let cluster =
-        TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts");
-    // Published by the root-CA controller once the controller manager has it.
-    let ca = cluster.data_dir().join("server/tls/ca.crt");
-    kubectl(
-        &cluster,
-        &[
-            "create",
-            "configmap",
-            "kube-root-ca.crt",
-            &format!("--from-file=ca.crt={}", ca.display()),
-        ],
-        None,
-    );
-    cluster
+    TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts")
 }
 
 fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {

@@ -17,21 +17,7 @@ use crate::{kubectls, text};
 const STREAM_GUARD: Duration = Duration::from_secs(60);
 
 fn cluster() -> TestCluster {
-    let cluster =
-        TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts");
-    // Published by the root-CA controller once the controller manager has it.
-    let ca = cluster.data_dir().join("server/tls/ca.crt");
-    ok(
-        &cluster,
-        &kubectls()[0],
-        &[
-            "create",
-            "configmap",
-            "kube-root-ca.crt",
-            &format!("--from-file=ca.crt={}", ca.display()),
-        ],
-    );
-    cluster
+    TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts")
 }
 
 fn tail(log: &str) -> String {
