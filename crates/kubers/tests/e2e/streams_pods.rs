@@ -515,6 +515,12 @@ fn exec_over_websocket_and_spdy() {
                 "{context}"
             );
 
+            let terminal = exec_with_a_terminal(&cluster, &kubectl, env);
+            assert!(
+                terminal.contains("/dev/pts/") && terminal.contains("on a terminal"),
+                "{context}: {terminal:?}"
+            );
+
             let unknown = run(
                 &cluster,
                 &kubectl,
@@ -531,6 +537,26 @@ fn exec_over_websocket_and_spdy() {
         }
     }
     python_exec(&cluster, "shell");
+}
+
+/// `kubectl exec -t` inside a pseudo-terminal (util-linux `script`): the command runs on a terminal.
+/// (Its size is not checked: containerd 1.6 drops a resize that arrives before the process starts,
+/// and kubectl sends the size once, at the start.)
+fn exec_with_a_terminal(cluster: &TestCluster, kubectl: &Path, env: &[(&str, &str)]) -> String {
+    let command = format!(
+        "{} exec -it shell -- sh -c 'tty; echo on a terminal'",
+        kubectl.display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .env("HOME", home(cluster, kubectl))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout).replace('\r', "")
 }
 
 /// The Python client's exec: its WebSocket protocol, passed through to containerd.
