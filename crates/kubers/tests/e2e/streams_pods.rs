@@ -537,6 +537,7 @@ fn exec_over_websocket_and_spdy() {
         }
     }
     python_exec(&cluster, "shell");
+    copy_both_ways(&cluster, &transports);
 }
 
 /// `kubectl exec -t` inside a pseudo-terminal (util-linux `script`): the command runs on a terminal.
@@ -557,6 +558,38 @@ fn exec_with_a_terminal(cluster: &TestCluster, kubectl: &Path, env: &[(&str, &st
         .expect("script runs");
     assert!(output.status.success(), "{}", text(&output));
     String::from_utf8_lossy(&output.stdout).replace('\r', "")
+}
+
+/// `kubectl cp` (tar through exec) of a file far larger than a SPDY window, into the pod and back.
+fn copy_both_ways(cluster: &TestCluster, transports: &[&[(&str, &str)]]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let original: Vec<u8> = (0..300_000u32).map(|n| (n * 7 % 251) as u8).collect();
+    let source = dir.path().join("big");
+    std::fs::write(&source, &original).expect("written");
+    for kubectl in kubectls() {
+        for env in transports {
+            let context = format!("{} {env:?}", kubectl.display());
+            let back = dir.path().join("back");
+            let _ = std::fs::remove_file(&back);
+            let source = source.display().to_string();
+            let inbound = run(cluster, &kubectl, &["cp", &source, "shell:/tmp/big"], env);
+            assert!(inbound.status.success(), "{context}: {}", text(&inbound));
+            let back_path = back.display().to_string();
+            let outbound = run(
+                cluster,
+                &kubectl,
+                &["cp", "shell:/tmp/big", &back_path],
+                env,
+            );
+            assert!(outbound.status.success(), "{context}: {}", text(&outbound));
+            let copied = std::fs::read(&back).expect("copied back");
+            assert!(
+                copied == original,
+                "{context}: {} bytes came back",
+                copied.len()
+            );
+        }
+    }
 }
 
 /// The Python client's exec: its WebSocket protocol, passed through to containerd.
