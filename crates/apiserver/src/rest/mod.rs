@@ -6,6 +6,7 @@ mod allocator;
 pub use allocator::reserve_ip;
 
 mod binding;
+mod cached;
 mod create;
 mod delete;
 mod eviction;

@@ -1,16 +1,18 @@
-//! End to end: a real `kubers server` driven by real clients: kubectl 1.33 and 1.35, and the official
-//! Python client. Each file covers one area; this one holds the shared helpers.
+//! End to end: a real `kubers server` driven by real clients: kubectl 1.33 and 1.35, the official
+//! Python client and kube-rs. Each file covers one area; this one holds the shared helpers.
 
 mod apply;
 mod auth;
 mod clients;
 mod cluster;
 mod durability;
+mod kube_rs;
 mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
 mod streams;
+mod watch_cache;
 mod streams_pods;
 
 use std::path::{Path, PathBuf};
