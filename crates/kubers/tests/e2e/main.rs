@@ -12,8 +12,8 @@ mod objects;
 mod openapi;
 mod pods;
 mod streams;
-mod watch_cache;
 mod streams_pods;
+mod watch_cache;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
