@@ -26,6 +26,10 @@ fn app(dir: &tempfile::TempDir, modes: &[&str]) -> App {
     let tokens = TokenFile::parse("bob-token,bob,1001,dev\n", "tokens.csv").expect("tokens");
     App {
         metrics: Arc::new(crate::metrics::Metrics::new(store.as_ref())),
+        caches: Arc::new(crate::cache::Caches::new(
+            Arc::clone(&store),
+            crate::cache::CacheConfig::default(),
+        )),
         store,
         authenticator: Authenticator::new(vec![Box::new(tokens)]),
         authorizer: authz::from_modes(&modes.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>())

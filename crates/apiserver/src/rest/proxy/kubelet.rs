@@ -171,12 +171,9 @@ impl KubeletClient {
         mut request: hyper::Request<Empty<Bytes>>,
     ) -> Result<hyper::Response<Incoming>, ApiError> {
         let url = format!("https://{endpoint}{}", request.uri());
-        let failed = |error: &dyn std::fmt::Display| {
-            proxy_error(format!(
-                "{} \"{url}\": {error}",
-                title_case(request_method(&request))
-            ))
-        };
+        let method = title_case(request.method().as_str());
+        let failed =
+            |error: &dyn std::fmt::Display| proxy_error(format!("{method} \"{url}\": {error}"));
         let connect = TcpStream::connect((endpoint.host.as_str(), endpoint.port));
         let tcp = tokio::time::timeout(DIAL_TIMEOUT, connect)
             .await
@@ -204,16 +201,11 @@ impl KubeletClient {
         let host = hyper::header::HeaderValue::from_str(&endpoint.to_string())
             .map_err(|error| failed(&error))?;
         request.headers_mut().insert(hyper::header::HOST, host);
-        let method = request_method(&request).to_string();
         sender
             .send_request(request)
             .await
-            .map_err(|error| proxy_error(format!("{} \"{url}\": {error}", title_case(&method))))
+            .map_err(|error| failed(&error))
     }
-}
-
-fn request_method<B>(request: &hyper::Request<B>) -> &str {
-    request.method().as_str()
 }
 
 /// `GET` as Go's `http.Client` errors spell it: `Get`.
