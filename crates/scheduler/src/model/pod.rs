@@ -66,7 +66,7 @@ pub struct AffinityTerm {
 impl AffinityTerm {
     /// Whether `pod` (in a namespace with `namespace_labels`) is one the term is about.
     pub fn matches(&self, pod: &PodInfo, namespace_labels: Option<&Labels>) -> bool {
-        let in_namespace = self.namespaces.iter().any(|ns| *ns == pod.namespace)
+        let in_namespace = self.namespaces.contains(&pod.namespace)
             || namespace_labels.is_some_and(|labels| self.namespace_selector.matches(labels));
         in_namespace && self.selector.matches(&pod.labels)
     }

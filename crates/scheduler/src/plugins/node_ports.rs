@@ -56,7 +56,7 @@ mod tests {
             (port("0.0.0.0", "TCP", 81), true),
         ];
         for (wanted, fits) in cases {
-            let result = filter(&with_ports("new", &[wanted.clone()]), &info);
+            let result = filter(&with_ports("new", std::slice::from_ref(&wanted)), &info);
             assert_eq!(result.is_ok(), fits, "{wanted:?}");
         }
         assert_eq!(
