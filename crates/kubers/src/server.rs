@@ -132,13 +132,15 @@ async fn run_in_cluster_components(
     agent: Option<crate::agent::EmbeddedAgent>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
-    let client = kube::Client::try_from(kube_config.clone())?;
-    let controllers = tokio::spawn(kubers_controllers::run(client.clone(), controllers));
+    let controller_client =
+        kube::Client::try_from(with_user_agent(&kube_config, "kube-controller-manager"))?;
+    let controllers = tokio::spawn(kubers_controllers::run(controller_client, controllers));
     let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
     let scheduler = tokio::spawn(kubers_scheduler::run(
-        client,
+        kube::Client::try_from(with_user_agent(&kube_config, "kube-scheduler"))?,
         kubers_scheduler::SchedulerConfig::new(&host),
     ));
+    let kube_config = with_user_agent(&kube_config, "kubelet");
     if let Some(agent) = agent {
         let mut labels = std::collections::BTreeMap::new();
         labels.insert(
@@ -151,6 +153,22 @@ async fn run_in_cluster_components(
     controllers.await?;
     scheduler.await?;
     Ok(())
+}
+
+/// A client configuration whose requests name `component` in their User-Agent, as upstream's
+/// components do (`kube-controller-manager/v1.34.0+kubers (linux/amd64) kubernetes/kubers`); the API
+/// server derives field managers and audit identities from it.
+pub(crate) fn with_user_agent(config: &kube::Config, component: &str) -> kube::Config {
+    let mut config = config.clone();
+    let value = format!(
+        "{component}/v1.34.0+kubers ({}/{}) kubernetes/kubers",
+        std::env::consts::OS,
+        kubers_kubelet::images::oci::oci_architecture()
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&value) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
+    config
 }
 
 async fn shutdown_signal() {

@@ -25,6 +25,8 @@ fn names(list: &str) -> Vec<String> {
         .expect("items")
         .iter()
         .map(|item| item["metadata"]["name"].as_str().unwrap_or("").to_owned())
+        // The root CA publisher adds its ConfigMap to every namespace at its own pace.
+        .filter(|name| name != "kube-root-ca.crt")
         .collect()
 }
 
@@ -43,6 +45,7 @@ fn events(stream: &str) -> Vec<(String, String)> {
                     .to_owned(),
             )
         })
+        .filter(|(_, name)| name != "kube-root-ca.crt")
         .collect()
 }
 
