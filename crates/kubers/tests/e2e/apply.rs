@@ -394,32 +394,40 @@ fn writes_record_managers_from_field_manager_or_user_agent() {
         );
         assert!(yaml.contains("f:note: {}"), "{yaml}");
         assert!(yaml.contains("time: \""), "{yaml}");
-        // Status writes record their subresource.
+        // Status writes record their subresource (on a Service: no controller writes its status).
+        let service = format!("{name}-svc");
+        ok(
+            &server,
+            kubectl,
+            &["create", "service", "clusterip", &service, "--tcp=80:80"],
+        );
         ok(
             &server,
             kubectl,
             &[
                 "patch",
-                "deployment",
-                &name,
+                "service",
+                &service,
                 "--subresource=status",
                 "--type=merge",
                 "-p",
-                "{\"status\":{\"observedGeneration\":7}}",
+                "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.1\"}]}}}",
             ],
         );
-        let status = jsonpath(
+        let status = ok(
             &server,
             kubectl,
-            &name,
-            "{range .metadata.managedFields[?(@.manager==\"kubectl-patch\")]}{.subresource} {.fieldsV1}{end}",
+            &[
+                "get",
+                "service",
+                &service,
+                "-o",
+                "jsonpath={range .metadata.managedFields[?(@.subresource==\"status\")]}{.manager} {.fieldsV1}{end}",
+            ],
         );
-        // The deployment controller rewrites status.observedGeneration at its own pace and then owns
-        // it; until it does, the status write is kubectl-patch's, recorded against the subresource.
-        assert!(
-            status.is_empty()
-                || status == "status {\"f:status\":{\".\":{},\"f:observedGeneration\":{}}}",
-            "{status}"
+        assert_eq!(
+            status,
+            "kubectl-patch {\"f:status\":{\".\":{},\"f:loadBalancer\":{\".\":{},\"f:ingress\":{}}}}"
         );
 
         // One empty entry clears managedFields; updates then leave the object untracked until an
