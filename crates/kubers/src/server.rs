@@ -38,6 +38,9 @@ pub struct ServerArgs {
     /// Run the control plane only, without the embedded node agent.
     #[arg(long)]
     disable_agent: bool,
+    /// Do not run the scheduler.
+    #[arg(long)]
+    disable_scheduler: bool,
     /// Pod network range.
     #[arg(long, default_value = "10.42.0.0/16")]
     cluster_cidr: String,
@@ -95,8 +98,11 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let kubeconfig = args.write_kubeconfig.clone();
+    let scheduler = !args.disable_scheduler;
     tokio::spawn(async move {
-        if let Err(error) = run_in_cluster_components(kubeconfig, cluster_cidr, agent).await {
+        if let Err(error) =
+            run_in_cluster_components(kubeconfig, cluster_cidr, scheduler, agent).await
+        {
             tracing::error!(%error, "cluster components stopped");
         }
     });
@@ -120,24 +126,27 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Starts the controllers, the scheduler and, unless disabled, the embedded agent once the API answers, as API
-/// clients with the admin kubeconfig.
+/// Starts the controllers and, unless disabled, the scheduler and the embedded agent once the API
+/// answers, as API clients with the admin kubeconfig.
 async fn run_in_cluster_components(
     kubeconfig: PathBuf,
     cluster_cidr: Ipv4Range,
+    scheduler: bool,
     agent: Option<crate::agent::EmbeddedAgent>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
     let client = kube::Client::try_from(kube_config.clone())?;
     let controllers = tokio::spawn(kubers_controllers::run(
-        client.clone(),
+        client,
         kubers_controllers::ControllerConfig { cluster_cidr },
     ));
-    let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
-    let scheduler = tokio::spawn(kubers_scheduler::run(
-        client,
-        kubers_scheduler::SchedulerConfig::new(&host),
-    ));
+    if scheduler {
+        let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
+        kubers_scheduler::start_on_own_threads(
+            kube_config.clone(),
+            kubers_scheduler::SchedulerConfig::new(&host),
+        )?;
+    }
     if let Some(agent) = agent {
         let mut labels = std::collections::BTreeMap::new();
         labels.insert(
@@ -148,7 +157,6 @@ async fn run_in_cluster_components(
         kubers_kubelet::run(config).await?;
     }
     controllers.await?;
-    scheduler.await?;
     Ok(())
 }
 

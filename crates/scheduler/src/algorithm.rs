@@ -240,9 +240,10 @@ pub fn score(cache: &Cache, pod: &PodInfo, feasible: &[&NodeInfo]) -> Vec<i64> {
             *total += score * weight;
         }
     };
-    let specs: Vec<_> = feasible
+    let placeholder = crate::model::node::NodeSpec::default();
+    let specs: Vec<&crate::model::node::NodeSpec> = feasible
         .iter()
-        .map(|info| info.node.as_ref().cloned().unwrap_or_default())
+        .map(|info| info.node.as_ref().unwrap_or(&placeholder))
         .collect();
 
     let tolerations = taint_toleration::scoring_tolerations(pod);
@@ -273,7 +274,10 @@ pub fn score(cache: &Cache, pod: &PodInfo, feasible: &[&NodeInfo]) -> Vec<i64> {
             .iter()
             .map(|info| topology_spread::score(&state, pod, info))
             .collect();
-        add(&topology_spread::normalize(&raw), weights::POD_TOPOLOGY_SPREAD);
+        add(
+            &topology_spread::normalize(&raw),
+            weights::POD_TOPOLOGY_SPREAD,
+        );
     }
 
     if let Some(state) = inter_pod_affinity::prescore(pod, cache) {
@@ -417,12 +421,26 @@ mod tests {
     #[test]
     fn taints_and_selectors_steer_and_explain() {
         let mut cache = Cache::new();
-        cache.upsert_node(with_taint(node("a", 4000, 16 * GI, 110), "gpu", "true", "NoSchedule"));
-        cache.upsert_node(with_labels(node("b", 4000, 16 * GI, 110), &[("disk", "hdd")]));
-        cache.upsert_node(with_labels(node("c", 1000, 16 * GI, 110), &[("disk", "ssd")]));
+        cache.upsert_node(with_taint(
+            node("a", 4000, 16 * GI, 110),
+            "gpu",
+            "true",
+            "NoSchedule",
+        ));
+        cache.upsert_node(with_labels(
+            node("b", 4000, 16 * GI, 110),
+            &[("disk", "hdd")],
+        ));
+        cache.upsert_node(with_labels(
+            node("c", 1000, 16 * GI, 110),
+            &[("disk", "ssd")],
+        ));
         let mut p = pod("p", 2000, GI);
         let mut start = 0;
-        assert_eq!(schedule(&cache, &p, &mut start, &mut rng()).unwrap().node, "b");
+        assert_eq!(
+            schedule(&cache, &p, &mut start, &mut rng()).unwrap().node,
+            "b"
+        );
         p.spec.node_selector.insert("disk".into(), "ssd".into());
         let Err(Unschedulable::NoFit(diagnosis)) = schedule(&cache, &p, &mut start, &mut rng())
         else {
@@ -441,11 +459,21 @@ mod tests {
     #[test]
     fn soft_taints_lose_to_clean_nodes() {
         let mut cache = Cache::new();
-        cache.upsert_node(with_taint(node("a", 4000, 16 * GI, 110), "spot", "", "PreferNoSchedule"));
+        cache.upsert_node(with_taint(
+            node("a", 4000, 16 * GI, 110),
+            "spot",
+            "",
+            "PreferNoSchedule",
+        ));
         cache.upsert_node(node("b", 4000, 16 * GI, 110));
         for seed in 0..10 {
             let mut start = seed;
-            let decision = schedule(&cache, &pod("p", 100, GI), &mut start, &mut StdRng::seed_from_u64(seed as u64));
+            let decision = schedule(
+                &cache,
+                &pod("p", 100, GI),
+                &mut start,
+                &mut StdRng::seed_from_u64(seed as u64),
+            );
             assert_eq!(decision.unwrap().node, "b");
         }
     }
@@ -486,7 +514,9 @@ mod tests {
         let mut start = 0;
         assert!(schedule(&cache, &pod("low", 500, 0), &mut start, &mut rng()).is_err());
         assert_eq!(
-            schedule(&cache, &nominee, &mut start, &mut rng()).unwrap().node,
+            schedule(&cache, &nominee, &mut start, &mut rng())
+                .unwrap()
+                .node,
             "a",
             "the nominee itself fits"
         );

@@ -41,20 +41,14 @@ pub enum Outcome {
 }
 
 /// Runs preemption for a pod no node fits.
-pub fn preempt(
-    cache: &Cache,
-    pod: &PodInfo,
-    diagnosis: &Diagnosis,
-    rng: &mut impl Rng,
-) -> Outcome {
+pub fn preempt(cache: &Cache, pod: &PodInfo, diagnosis: &Diagnosis, rng: &mut impl Rng) -> Outcome {
     if pod.spec.never_preempts {
         return Outcome::NotEligible("not eligible due to preemptionPolicy=Never.".into());
     }
     if !pod.nominated_node.is_empty() {
-        let unresolvable_there = diagnosis
-            .rejections
-            .iter()
-            .any(|(node, _, r)| *node == pod.nominated_node && r.code == Code::UnschedulableAndUnresolvable);
+        let unresolvable_there = diagnosis.rejections.iter().any(|(node, _, r)| {
+            *node == pod.nominated_node && r.code == Code::UnschedulableAndUnresolvable
+        });
         let terminating_victim = cache.node(&pod.nominated_node).is_some_and(|info| {
             info.pods
                 .iter()
@@ -156,7 +150,9 @@ fn victims_on(
     for victim in &potential {
         node.remove_pod(&victim.uid);
     }
-    cycle.filter(&node, cache).map_err(|(_, rejection)| rejection)?;
+    cycle
+        .filter(&node, cache)
+        .map_err(|(_, rejection)| rejection)?;
     potential.sort_by(|a, b| more_important(a, b));
     let mut victims = Vec::new();
     for candidate in potential {
@@ -188,7 +184,12 @@ fn pick(candidates: Vec<(String, Vec<Arc<PodInfo>>)>) -> (String, Vec<Arc<PodInf
             .map(|v| v.started_ms)
             .min()
             .unwrap_or(0);
-        (highest, sum, victims.len(), std::cmp::Reverse(earliest_of_highest))
+        (
+            highest,
+            sum,
+            victims.len(),
+            std::cmp::Reverse(earliest_of_highest),
+        )
     };
     let mut best: Option<(String, Vec<Arc<PodInfo>>)> = None;
     for candidate in candidates {
@@ -212,7 +213,13 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    fn running(name: &str, node: &str, milli_cpu: i64, priority: i32, started_ms: i64) -> Arc<PodInfo> {
+    fn running(
+        name: &str,
+        node: &str,
+        milli_cpu: i64,
+        priority: i32,
+        started_ms: i64,
+    ) -> Arc<PodInfo> {
         let mut p = pod(name, milli_cpu, 0);
         p.node_name = node.into();
         p.priority = priority;
@@ -246,13 +253,21 @@ mod tests {
         };
         assert_eq!(node, "a", "lower highest-priority victim wins");
         assert_eq!(victims.len(), 1, "one 500m pod is enough");
-        assert_eq!(victims[0].name, "a2", "the later-started one is less important");
+        assert_eq!(
+            victims[0].name, "a2",
+            "the later-started one is less important"
+        );
     }
 
     #[test]
     fn explains_when_preemption_cannot_help() {
         let mut cache = Cache::new();
-        cache.upsert_node(with_taint(node("a", 1000, 1 << 30, 110), "k", "v", "NoSchedule"));
+        cache.upsert_node(with_taint(
+            node("a", 1000, 1 << 30, 110),
+            "k",
+            "v",
+            "NoSchedule",
+        ));
         cache.upsert_node(node("b", 1000, 1 << 30, 110));
         cache.add_assigned_pod(running("b1", "b", 1000, 5, 10));
         let p = pod("same", 500, 0);

@@ -245,11 +245,7 @@ impl Queue {
     /// When the queue next has work without an event: the earliest end of a backoff, or of an
     /// unschedulable pod's wait.
     pub fn next_wakeup(&self) -> Option<Instant> {
-        let backoff = self
-            .backoff
-            .iter()
-            .map(|Reverse((at, _, _))| *at)
-            .min();
+        let backoff = self.backoff.iter().map(|Reverse((at, _, _))| *at).min();
         let unschedulable = self
             .unschedulable_since
             .values()
@@ -287,10 +283,9 @@ impl Queue {
                 break;
             }
             self.backoff.pop();
-            let current = self
-                .pods
-                .get(&uid)
-                .is_some_and(|entry| entry.place == Place::Backoff && entry.generation == generation);
+            let current = self.pods.get(&uid).is_some_and(|entry| {
+                entry.place == Place::Backoff && entry.generation == generation
+            });
             if current {
                 if let Some(entry) = self.pods.get_mut(&uid) {
                     entry.place = Place::Active;
@@ -430,7 +425,10 @@ mod tests {
         queue.pop(now);
         queue.unschedulable("uid-p", 0, now);
         queue.add(queued("p", 0, 0), now);
-        assert!(queue.pop(now + Duration::from_secs(5)).is_none(), "nothing changed");
+        assert!(
+            queue.pop(now + Duration::from_secs(5)).is_none(),
+            "nothing changed"
+        );
         let mut changed = pod("p", 0, 0);
         changed.labels.insert("new".into(), "label".into());
         queue.add(Arc::new(changed), now + Duration::from_secs(5));

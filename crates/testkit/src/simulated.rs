@@ -185,6 +185,8 @@ struct Shared {
     config: SimulatorConfig,
     /// Node name -> its address.
     nodes: RwLock<BTreeMap<String, Ipv4Addr>>,
+    /// Nodes whose Lease exists (and is renewed).
+    leased: RwLock<Vec<String>>,
     /// Pods marked running or being removed, by uid.
     handled: std::sync::Mutex<HashSet<String>>,
     writes: Semaphore,
@@ -206,6 +208,7 @@ impl Simulator {
             writes: Semaphore::new(config.concurrency.max(1)),
             config,
             nodes: RwLock::new(BTreeMap::new()),
+            leased: RwLock::new(Vec::new()),
             handled: std::sync::Mutex::new(HashSet::new()),
             next_ip: AtomicU32::new(1),
             next_node_ip: AtomicU32::new(1),
@@ -230,7 +233,11 @@ impl Simulator {
 
     /// How many nodes are simulated.
     pub fn node_count(&self) -> usize {
-        self.shared.nodes.read().map(|nodes| nodes.len()).unwrap_or(0)
+        self.shared
+            .nodes
+            .read()
+            .map(|nodes| nodes.len())
+            .unwrap_or(0)
     }
 
     /// Stops renewing leases and handling pods.
@@ -299,7 +306,9 @@ pub async fn client_for(kubeconfig: &Path) -> io::Result<kube::Client> {
         .map_err(|error| io::Error::other(format!("reading {}: {error}", kubeconfig.display())))?;
     let config = kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
         .await
-        .map_err(|error| io::Error::other(format!("kubeconfig {}: {error}", kubeconfig.display())))?;
+        .map_err(|error| {
+            io::Error::other(format!("kubeconfig {}: {error}", kubeconfig.display()))
+        })?;
     kube::Client::try_from(config).map_err(|error| io::Error::other(format!("client: {error}")))
 }
 
@@ -358,10 +367,14 @@ async fn register(shared: &Shared, template: &NodeTemplate) -> Result<(), kube::
     .map_err(kube::Error::SerdeError)?;
     let _permit = shared.writes.acquire().await;
     match leases.create(&PostParams::default(), &lease).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(error) => Err(error),
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => return Err(error),
     }
+    if let Ok(mut leased) = shared.leased.write() {
+        leased.push(template.name.clone());
+    }
+    Ok(())
 }
 
 /// Renews every lease once per interval, a slice of the nodes at a time.
@@ -373,9 +386,9 @@ async fn renew_leases(shared: Arc<Shared>) {
     let mut slice = 0u32;
     loop {
         tick.tick().await;
-        let names: Vec<String> = match shared.nodes.read() {
+        let names: Vec<String> = match shared.leased.read() {
             Ok(nodes) => nodes
-                .keys()
+                .iter()
                 .enumerate()
                 .filter(|(index, _)| *index as u32 % SLICES == slice)
                 .map(|(_, name)| name.clone())
@@ -425,14 +438,25 @@ async fn watch_pods(shared: Arc<Shared>) {
         let Some(node) = pod.spec.as_ref().and_then(|spec| spec.node_name.clone()) else {
             continue;
         };
-        let Some(node_ip) = shared.nodes.read().ok().and_then(|nodes| nodes.get(&node).copied())
+        let Some(node_ip) = shared
+            .nodes
+            .read()
+            .ok()
+            .and_then(|nodes| nodes.get(&node).copied())
         else {
             continue;
         };
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let deleting = pod.metadata.deletion_timestamp.is_some();
-        let phase = pod.status.as_ref().and_then(|status| status.phase.as_deref());
-        let key = if deleting { format!("{uid}/delete") } else { uid.clone() };
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref());
+        let key = if deleting {
+            format!("{uid}/delete")
+        } else {
+            uid.clone()
+        };
         if !deleting && matches!(phase, Some("Running" | "Succeeded" | "Failed")) {
             continue;
         }
@@ -451,7 +475,13 @@ async fn watch_pods(shared: Arc<Shared>) {
                 remove(&shared.client, &pod).await
             } else {
                 let ip = shared.next_ip.fetch_add(1, Ordering::Relaxed);
-                mark_running(&shared.client, &pod, node_ip, Ipv4Addr::from(0x0A00_0000 | (ip & 0x00FF_FFFF))).await
+                mark_running(
+                    &shared.client,
+                    &pod,
+                    node_ip,
+                    Ipv4Addr::from(0x0A00_0000 | (ip & 0x00FF_FFFF)),
+                )
+                .await
             };
             if let Err(error) = result
                 && !matches!(&error, kube::Error::Api(status) if status.code == 404 || status.code == 409)
@@ -527,7 +557,8 @@ async fn mark_running(
         "containerStatuses": spec.containers.iter().map(|c| container(c, false)).collect::<Vec<_>>(),
     });
     if let Some(init) = &spec.init_containers {
-        status["initContainerStatuses"] = json!(init.iter().map(|c| container(c, true)).collect::<Vec<_>>());
+        status["initContainerStatuses"] =
+            json!(init.iter().map(|c| container(c, true)).collect::<Vec<_>>());
     }
     let pods: Api<Pod> = Api::namespaced(
         client.clone(),

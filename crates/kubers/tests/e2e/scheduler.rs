@@ -74,7 +74,10 @@ fn pods_are_placed_spread_and_run() {
             .collect(),
     );
     let nodes = ok(&server, kubectl, &["get", "nodes"]);
-    assert!(nodes.contains("sim-1") && nodes.contains("Ready"), "{nodes}");
+    assert!(
+        nodes.contains("sim-1") && nodes.contains("Ready"),
+        "{nodes}"
+    );
     for i in 0..6 {
         apply(&server, kubectl, &pod_manifest(&format!("p{i}"), "1", ""));
     }
@@ -234,7 +237,9 @@ fn an_unschedulable_pod_explains_why_and_is_placed_when_a_node_fits() {
         "{described}"
     );
     nodes
-        .add(vec![NodeTemplate::new("sim-big").capacity("16", "64Gi", 110)])
+        .add(vec![
+            NodeTemplate::new("sim-big").capacity("16", "64Gi", 110),
+        ])
         .expect("a bigger node registers");
     assert_eq!(running_on(&server, kubectl, "huge"), "sim-big");
 }
@@ -299,7 +304,11 @@ fn a_higher_priority_pod_preempts_a_lower_one() {
     );
     assert_eq!(running_on(&server, kubectl, "vip"), "sim-only");
     let gone = run(&server, kubectl, &["get", "pod", "filler"], None);
-    assert!(!gone.status.success(), "the victim is gone: {}", text(&gone));
+    assert!(
+        !gone.status.success(),
+        "the victim is gone: {}",
+        text(&gone)
+    );
     let preempted = ok(
         &server,
         kubectl,

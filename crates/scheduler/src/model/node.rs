@@ -93,13 +93,19 @@ impl NodeInfo {
 
     /// The node's name (empty for a placeholder without its Node).
     pub fn name(&self) -> &str {
-        self.node.as_ref().map(|node| node.name.as_str()).unwrap_or("")
+        self.node
+            .as_ref()
+            .map(|node| node.name.as_str())
+            .unwrap_or("")
     }
 
     /// The node's labels (empty for a placeholder).
     pub fn labels(&self) -> &Labels {
         static EMPTY: Labels = Labels::new();
-        self.node.as_ref().map(|node| &node.labels).unwrap_or(&EMPTY)
+        self.node
+            .as_ref()
+            .map(|node| &node.labels)
+            .unwrap_or(&EMPTY)
     }
 
     /// Adds a pod to the totals.

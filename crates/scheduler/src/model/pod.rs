@@ -66,7 +66,7 @@ pub struct AffinityTerm {
 impl AffinityTerm {
     /// Whether `pod` (in a namespace with `namespace_labels`) is one the term is about.
     pub fn matches(&self, pod: &PodInfo, namespace_labels: Option<&Labels>) -> bool {
-        let in_namespace = self.namespaces.iter().any(|ns| *ns == pod.namespace)
+        let in_namespace = self.namespaces.contains(&pod.namespace)
             || namespace_labels.is_some_and(|labels| self.namespace_selector.matches(labels));
         in_namespace && self.selector.matches(&pod.labels)
     }
@@ -346,10 +346,18 @@ fn scheduling_spec(
         non_zero: pod_requests(spec, true),
         node_selector: spec.node_selector.clone().unwrap_or_default(),
         required_node_affinity: node_affinity
-            .and_then(|affinity| affinity.required_during_scheduling_ignored_during_execution.as_ref())
+            .and_then(|affinity| {
+                affinity
+                    .required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
             .map(|selector| NodeSelector::parse(&selector.node_selector_terms)),
         preferred_node_affinity: node_affinity
-            .and_then(|affinity| affinity.preferred_during_scheduling_ignored_during_execution.as_ref())
+            .and_then(|affinity| {
+                affinity
+                    .preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
             .into_iter()
             .flatten()
             .map(|term| (term.weight, NodeTerm::parse(&term.preference)))
@@ -389,22 +397,22 @@ fn scheduling_spec(
             })
             .collect(),
         affinity: PodAffinity {
-            required: parse_terms(
-                pod_affinity
-                    .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
-            ),
-            required_anti: parse_terms(
-                pod_anti_affinity
-                    .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
-            ),
-            preferred: parse_weighted(
-                pod_affinity
-                    .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-            ),
-            preferred_anti: parse_weighted(
-                pod_anti_affinity
-                    .and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
-            ),
+            required: parse_terms(pod_affinity.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            required_anti: parse_terms(pod_anti_affinity.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred: parse_weighted(pod_affinity.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
+            preferred_anti: parse_weighted(pod_anti_affinity.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })),
         },
         images,
         gated: spec
@@ -497,8 +505,8 @@ pub(crate) mod build {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use k8s_openapi::api::core::v1::{Affinity, Container, ContainerPort, PodSpec};
+    use std::collections::BTreeMap;
 
     #[test]
     fn image_names_are_normalised() {
@@ -568,7 +576,10 @@ mod tests {
         assert_eq!(info.spec.images, vec!["nginx:latest".to_string()]);
         let term = &info.spec.affinity.required_anti[0];
         assert_eq!(term.namespaces, vec!["shop".to_string()]);
-        assert!(term.matches(&info, None), "matchLabelKeys selects its own app");
+        assert!(
+            term.matches(&info, None),
+            "matchLabelKeys selects its own app"
+        );
         let mut other = info.clone();
         other.labels.insert("app".into(), "db".into());
         assert!(!term.matches(&other, None));

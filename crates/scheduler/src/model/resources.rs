@@ -111,9 +111,7 @@ impl Resources {
 /// Whether the scheduler accounts for `name` as a scalar resource: extended resources (a domain
 /// prefix outside `kubernetes.io/`), prefixed native resources, hugepages and attachable volumes.
 pub fn is_scalar_resource(name: &str) -> bool {
-    name.contains('/')
-        || name.starts_with("hugepages-")
-        || name.starts_with("attachable-volumes-")
+    name.contains('/') || name.starts_with("hugepages-") || name.starts_with("attachable-volumes-")
 }
 
 /// A pod's requests: what `NodeResourcesFit` filters on (`non_zero` false) or what the

@@ -246,7 +246,10 @@ mod tests {
         assert!(selector.matches(&labels(&[("app", "web"), ("tier", "front")])));
         assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "db")])));
         assert!(!selector.matches(&labels(&[("app", "api")])));
-        assert!(!Selector::parse(None).matches(&labels(&[])), "nil selects nothing");
+        assert!(
+            !Selector::parse(None).matches(&labels(&[])),
+            "nil selects nothing"
+        );
         let everything = Selector::parse(Some(&LabelSelector::default()));
         assert!(everything.is_empty() && everything.matches(&labels(&[("a", "b")])));
         let bad = Selector::parse(Some(&LabelSelector {
@@ -280,11 +283,17 @@ mod tests {
         assert!(!selector.matches(&labels(&[("zone", "c"), ("cores", "8")]), "n1"));
         assert!(selector.matches(&labels(&[]), "special"));
         let empty = NodeSelector::parse(&[NodeSelectorTerm::default()]);
-        assert!(!empty.matches(&labels(&[]), "n1"), "an empty term matches nothing");
+        assert!(
+            !empty.matches(&labels(&[]), "n1"),
+            "an empty term matches nothing"
+        );
         let lt = NodeSelector::parse(&[NodeSelectorTerm {
             match_expressions: Some(vec![expression("cores", "Lt", &["x"])]),
             match_fields: None,
         }]);
-        assert!(!lt.matches(&labels(&[("cores", "1")]), "n1"), "invalid terms match nothing");
+        assert!(
+            !lt.matches(&labels(&[("cores", "1")]), "n1"),
+            "invalid terms match nothing"
+        );
     }
 }

@@ -69,7 +69,9 @@ impl Toleration {
 
 /// Whether any toleration tolerates the taint.
 pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|toleration| toleration.tolerates(taint))
+    tolerations
+        .iter()
+        .any(|toleration| toleration.tolerates(taint))
 }
 
 /// The first `NoSchedule`/`NoExecute` taint no toleration tolerates (upstream's
@@ -105,10 +107,16 @@ mod tests {
     fn toleration_rules() {
         let gpu = taint("gpu", "true", "NoSchedule");
         assert!(toleration("gpu", "Equal", "true", "NoSchedule").tolerates(&gpu));
-        assert!(toleration("gpu", "", "true", "").tolerates(&gpu), "empty effect: all");
+        assert!(
+            toleration("gpu", "", "true", "").tolerates(&gpu),
+            "empty effect: all"
+        );
         assert!(!toleration("gpu", "Equal", "false", "").tolerates(&gpu));
         assert!(toleration("gpu", "Exists", "", "").tolerates(&gpu));
-        assert!(toleration("", "Exists", "", "").tolerates(&gpu), "empty key: all");
+        assert!(
+            toleration("", "Exists", "", "").tolerates(&gpu),
+            "empty key: all"
+        );
         assert!(!toleration("gpu", "Exists", "", "NoExecute").tolerates(&gpu));
         assert!(!toleration("gpu", "Gt", "1", "").tolerates(&gpu));
     }

@@ -44,7 +44,9 @@ impl TopologyCounts {
     }
 
     fn is_empty(&self) -> bool {
-        self.0.values().all(|values| values.values().all(|v| *v == 0))
+        self.0
+            .values()
+            .all(|values| values.values().all(|v| *v == 0))
     }
 }
 
@@ -155,7 +157,8 @@ pub fn filter(state: &FilterState, pod: &PodInfo, node: &NodeSpec) -> FilterResu
         }
     }
     // The first pod of a group with affinity to itself may go anywhere with the topology labels.
-    if !pods_exist && !(state.affinity.is_empty() && matches_all(&state.required, pod)) {
+    let starts_group = state.affinity.is_empty() && matches_all(&state.required, pod);
+    if !pods_exist && !starts_group {
         return Err(Rejection::unresolvable(REASON_AFFINITY));
     }
     for term in &state.required_anti {
@@ -287,7 +290,10 @@ mod tests {
     fn cache_with(pods: &[(&str, PodInfo)], nodes: &[&str]) -> Cache {
         let mut cache = Cache::new();
         for name in nodes {
-            cache.upsert_node(with_labels(node(name, 4000, 1 << 34, 110), &[("zone", "z")]));
+            cache.upsert_node(with_labels(
+                node(name, 4000, 1 << 34, 110),
+                &[("zone", "z")],
+            ));
         }
         for (node_name, p) in pods {
             let mut p = p.clone();
@@ -377,7 +383,10 @@ mod tests {
             term: term("app", "db", "zone"),
         }];
         let state = prescore(&p, &cache).unwrap();
-        let mut scores: Vec<i64> = ["a", "b"].iter().map(|n| score(&state, &spec(&cache, n))).collect();
+        let mut scores: Vec<i64> = ["a", "b"]
+            .iter()
+            .map(|n| score(&state, &spec(&cache, n)))
+            .collect();
         assert_eq!(scores, vec![-10, -10], "the whole zone");
         normalize(&mut scores);
         assert_eq!(scores, vec![0, 0]);

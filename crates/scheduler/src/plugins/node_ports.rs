@@ -10,11 +10,11 @@ pub const REASON: &str = "node(s) didn't have free ports for the requested pod p
 
 /// The filter.
 pub fn filter(pod: &PodInfo, node: &NodeInfo) -> FilterResult {
-    let conflict = pod.spec.host_ports.iter().any(|wanted| {
-        node.used_ports
-            .iter()
-            .any(|used| used.conflicts(wanted))
-    });
+    let conflict = pod
+        .spec
+        .host_ports
+        .iter()
+        .any(|wanted| node.used_ports.iter().any(|used| used.conflicts(wanted)));
     if conflict {
         Err(Rejection::unschedulable(REASON))
     } else {
@@ -56,7 +56,7 @@ mod tests {
             (port("0.0.0.0", "TCP", 81), true),
         ];
         for (wanted, fits) in cases {
-            let result = filter(&with_ports("new", &[wanted.clone()]), &info);
+            let result = filter(&with_ports("new", std::slice::from_ref(&wanted)), &info);
             assert_eq!(result.is_ok(), fits, "{wanted:?}");
         }
         assert_eq!(

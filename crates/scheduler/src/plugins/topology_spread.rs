@@ -58,13 +58,8 @@ fn has_all_keys(node: &NodeSpec, constraints: &[SpreadConstraint]) -> bool {
 
 /// Prepares the filter; `None` when the pod has no `DoNotSchedule` constraint.
 pub fn prefilter(pod: &PodInfo, cache: &Cache) -> Option<HardState> {
-    let constraints: Vec<SpreadConstraint> = pod
-        .spec
-        .spread
-        .iter()
-        .filter(|c| c.hard)
-        .cloned()
-        .collect();
+    let constraints: Vec<SpreadConstraint> =
+        pod.spec.spread.iter().filter(|c| c.hard).cloned().collect();
     if constraints.is_empty() {
         return None;
     }
@@ -140,7 +135,11 @@ pub fn default_selector(pod: &PodInfo, cache: &Cache) -> Selector {
             (group, owner.kind.as_str()),
             ("apps", "ReplicaSet") | ("apps", "StatefulSet") | ("v1", "ReplicationController")
         );
-        let key = (owner.kind.clone(), pod.namespace.clone(), owner.name.clone());
+        let key = (
+            owner.kind.clone(),
+            pod.namespace.clone(),
+            owner.name.clone(),
+        );
         if let (true, Some(Selector::All(requirements))) =
             (known, cache.workloads.controllers.get(&key))
         {
@@ -305,7 +304,10 @@ mod tests {
     fn cluster(zones: &[(&str, &str, usize)]) -> Cache {
         let mut cache = Cache::new();
         for (name, zone, web_pods) in zones {
-            cache.upsert_node(with_labels(node(name, 4000, 1 << 34, 110), &[("zone", zone)]));
+            cache.upsert_node(with_labels(
+                node(name, 4000, 1 << 34, 110),
+                &[("zone", zone)],
+            ));
             for i in 0..*web_pods {
                 let mut p = pod_labels(pod(&format!("{name}-{i}"), 0, 0), &[("app", "web")]);
                 p.node_name = name.to_string();
@@ -327,7 +329,10 @@ mod tests {
         p.spec.spread = vec![constraint("zone", 1, true)];
         let state = prefilter(&p, &cache).unwrap();
         assert_eq!(filter(&state, &p, &spec(&cache, "c")), Ok(()));
-        assert_eq!(filter(&state, &p, &spec(&cache, "b")).unwrap_err().reasons, vec![REASON]);
+        assert_eq!(
+            filter(&state, &p, &spec(&cache, "b")).unwrap_err().reasons,
+            vec![REASON]
+        );
         assert!(filter(&state, &p, &spec(&cache, "a")).is_err());
         let unlabeled = node("d", 1, 1, 1);
         assert_eq!(
@@ -351,7 +356,10 @@ mod tests {
         c.min_domains = 3;
         p.spec.spread = vec![c];
         let state = prefilter(&p, &cache).unwrap();
-        assert!(filter(&state, &p, &spec(&cache, "a")).is_err(), "1 + 1 - 0 > 1");
+        assert!(
+            filter(&state, &p, &spec(&cache, "a")).is_err(),
+            "1 + 1 - 0 > 1"
+        );
     }
 
     #[test]
@@ -372,7 +380,10 @@ mod tests {
         let mut cache = cluster(&[("a", "z1", 2), ("b", "z1", 0)]);
         let p = pod_labels(pod("new", 0, 0), &[("app", "web")]);
         let feasible: Vec<&NodeInfo> = cache.nodes().iter().collect();
-        assert!(prescore(&p, &cache, &feasible).is_none(), "no service, no default spreading");
+        assert!(
+            prescore(&p, &cache, &feasible).is_none(),
+            "no service, no default spreading"
+        );
         cache.workloads.services.insert(
             "default".into(),
             HashMap::from([(
