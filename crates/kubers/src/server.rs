@@ -38,6 +38,9 @@ pub struct ServerArgs {
     /// Run the control plane only, without the embedded node agent.
     #[arg(long)]
     disable_agent: bool,
+    /// Do not run the scheduler.
+    #[arg(long)]
+    disable_scheduler: bool,
     /// Pod network range.
     #[arg(long, default_value = "10.42.0.0/16")]
     cluster_cidr: String,
@@ -99,8 +102,11 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         cluster_cidr,
         root_ca_file: Some(args.data_dir.join("server/tls/ca.crt")),
     };
+    let scheduler = !args.disable_scheduler;
     tokio::spawn(async move {
-        if let Err(error) = run_in_cluster_components(kubeconfig, controllers, agent).await {
+        if let Err(error) =
+            run_in_cluster_components(kubeconfig, controllers, scheduler, agent).await
+        {
             tracing::error!(%error, "cluster components stopped");
         }
     });
@@ -124,22 +130,25 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Starts the controllers, the scheduler and, unless disabled, the embedded agent once the API answers, as API
-/// clients with the admin kubeconfig.
+/// Starts the controllers and, unless disabled, the scheduler and the embedded agent once the API
+/// answers, as API clients with the admin kubeconfig.
 async fn run_in_cluster_components(
     kubeconfig: PathBuf,
     controllers: kubers_controllers::ControllerConfig,
+    scheduler: bool,
     agent: Option<crate::agent::EmbeddedAgent>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
     let controller_client =
         kube::Client::try_from(with_user_agent(&kube_config, "kube-controller-manager"))?;
     let controllers = tokio::spawn(kubers_controllers::run(controller_client, controllers));
-    let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
-    let scheduler = tokio::spawn(kubers_scheduler::run(
-        kube::Client::try_from(with_user_agent(&kube_config, "kube-scheduler"))?,
-        kubers_scheduler::SchedulerConfig::new(&host),
-    ));
+    if scheduler {
+        let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
+        kubers_scheduler::start_on_own_threads(
+            with_user_agent(&kube_config, "kube-scheduler"),
+            kubers_scheduler::SchedulerConfig::new(&host),
+        )?;
+    }
     let kube_config = with_user_agent(&kube_config, "kubelet");
     if let Some(agent) = agent {
         let mut labels = std::collections::BTreeMap::new();
@@ -151,7 +160,6 @@ async fn run_in_cluster_components(
         kubers_kubelet::run(config).await?;
     }
     controllers.await?;
-    scheduler.await?;
     Ok(())
 }
 

@@ -240,9 +240,10 @@ pub fn score(cache: &Cache, pod: &PodInfo, feasible: &[&NodeInfo]) -> Vec<i64> {
             *total += score * weight;
         }
     };
-    let specs: Vec<_> = feasible
+    let placeholder = crate::model::node::NodeSpec::default();
+    let specs: Vec<&crate::model::node::NodeSpec> = feasible
         .iter()
-        .map(|info| info.node.as_ref().cloned().unwrap_or_default())
+        .map(|info| info.node.as_ref().unwrap_or(&placeholder))
         .collect();
 
     let tolerations = taint_toleration::scoring_tolerations(pod);

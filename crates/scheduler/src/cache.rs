@@ -50,6 +50,10 @@ pub struct Cache {
     images: HashMap<String, usize>,
     namespaces: HashMap<String, Labels>,
     nominated: HashMap<String, Arc<PodInfo>>,
+    /// Assigned pods with inter-pod (anti-)affinity terms.
+    with_affinity: usize,
+    /// Assigned pods with required anti-affinity terms.
+    with_required_anti_affinity: usize,
     /// Workload selectors for default spreading.
     pub workloads: Workloads,
 }
@@ -159,6 +163,7 @@ impl Cache {
                 assumed: false,
             },
         );
+        self.count_affinity(&pod, 1);
         self.nodes[index].add_pod(pod);
     }
 
@@ -175,6 +180,7 @@ impl Cache {
                 assumed: true,
             },
         );
+        self.count_affinity(pod, 1);
         self.nodes[index].add_pod(Arc::new(assumed));
     }
 
@@ -200,6 +206,9 @@ impl Cache {
         let assigned = self.pods.remove(uid)?;
         let index = *self.index.get(&assigned.node)?;
         let pod = self.nodes[index].remove_pod(uid);
+        if let Some(pod) = &pod {
+            self.count_affinity(pod, -1);
+        }
         self.drop_if_empty(index);
         pod
     }
@@ -232,14 +241,23 @@ impl Cache {
 
     /// Whether any assigned pod has required anti-affinity (otherwise that check is skipped).
     pub fn any_required_anti_affinity(&self) -> bool {
-        self.nodes
-            .iter()
-            .any(|node| node.pods_with_required_anti_affinity > 0)
+        self.with_required_anti_affinity > 0
     }
 
     /// Whether any assigned pod has inter-pod affinity terms.
     pub fn any_pod_affinity(&self) -> bool {
-        self.nodes.iter().any(|node| node.pods_with_affinity > 0)
+        self.with_affinity > 0
+    }
+
+    fn count_affinity(&mut self, pod: &PodInfo, delta: isize) {
+        if !pod.spec.affinity.is_empty() {
+            self.with_affinity = self.with_affinity.saturating_add_signed(delta);
+        }
+        if !pod.spec.affinity.required_anti.is_empty() {
+            self.with_required_anti_affinity = self
+                .with_required_anti_affinity
+                .saturating_add_signed(delta);
+        }
     }
 
     fn entry(&mut self, name: &str) -> usize {

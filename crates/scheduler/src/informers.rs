@@ -1,5 +1,5 @@
-//! The informers: one kube-rs watcher per kind the scheduler reads (nodes, pods that are not
-//! finished, namespaces, and the Services, ReplicaSets, StatefulSets and ReplicationControllers that
+//! The informers: one kube-rs watcher per kind the scheduler reads (nodes, pods (finished ones
+//! count as gone), namespaces, and the Services, ReplicaSets, StatefulSets and ReplicationControllers that
 //! default spreading reads), each turning objects into the scheduler's plain data as they arrive and
 //! sending them down one channel. A relist reports what disappeared meanwhile. No polling: the
 //! watches are long-lived and resume from their last resource version.
@@ -26,7 +26,7 @@ use crate::model::selector::{Labels, Selector};
 pub enum Source {
     /// Nodes.
     Nodes,
-    /// Pods not `Succeeded` or `Failed`.
+    /// Pods (`Succeeded` and `Failed` ones count as gone).
     Pods,
     /// Namespaces.
     Namespaces,
@@ -72,7 +72,10 @@ pub fn start(
     client: &kube::Client,
     tx: &UnboundedSender<Update>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let pods = watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    // Finished pods are dropped here rather than by a `status.phase` field selector: a selected
+    // watch costs the API server a second decode of every update (to tell whether it moved out of
+    // the selection), and pods change often while the scheduler is busy.
+    let pods = watcher::Config::default();
     vec![
         spawn(
             Api::<Node>::all(client.clone()),
@@ -88,7 +91,17 @@ pub fn start(
             pods,
             Source::Pods,
             tx.clone(),
-            |pod: &Pod| Update::Pod(Arc::new(PodInfo::from_pod(pod))),
+            |pod: &Pod| {
+                let phase = pod
+                    .status
+                    .as_ref()
+                    .and_then(|status| status.phase.as_deref());
+                if matches!(phase, Some("Succeeded" | "Failed")) {
+                    Update::PodGone(pod.metadata.uid.clone().unwrap_or_default())
+                } else {
+                    Update::Pod(Arc::new(PodInfo::from_pod(pod)))
+                }
+            },
             |pod: &Pod| pod.metadata.uid.clone().unwrap_or_default(),
             Update::PodGone,
         ),

@@ -93,6 +93,40 @@ where
     }
 }
 
+/// The lease spec that makes this candidate the holder, or `None` while another holder's lease has
+/// changed within its duration (`unchanged_for`: how long it has looked the same from here).
+pub fn claim(
+    spec: &LeaseSpec,
+    election: &Election,
+    unchanged_for: Duration,
+    now: MicroTime,
+) -> Option<LeaseSpec> {
+    let holder = spec.holder_identity.clone().unwrap_or_default();
+    let ours = holder == election.identity;
+    let held_by_other = !holder.is_empty() && !ours;
+    let their_duration = spec
+        .lease_duration_seconds
+        .map(|seconds| Duration::from_secs(seconds.max(0) as u64))
+        .unwrap_or(election.lease_duration);
+    if held_by_other && unchanged_for < their_duration {
+        return None;
+    }
+    Some(LeaseSpec {
+        holder_identity: Some(election.identity.clone()),
+        lease_duration_seconds: Some(
+            i32::try_from(election.lease_duration.as_secs()).unwrap_or(i32::MAX),
+        ),
+        acquire_time: if ours {
+            spec.acquire_time.clone()
+        } else {
+            Some(now.clone())
+        },
+        renew_time: Some(now),
+        lease_transitions: Some(spec.lease_transitions.unwrap_or(0) + i32::from(!ours)),
+        ..spec.clone()
+    })
+}
+
 /// One attempt: `Ok(true)` when the lease is (now) ours.
 async fn try_acquire_or_renew(
     leases: &Api<Lease>,
@@ -125,33 +159,49 @@ async fn try_acquire_or_renew(
         observed.spec = Some(spec.clone());
         observed.changed_at = Instant::now();
     }
-    let holder = spec.holder_identity.clone().unwrap_or_default();
-    let ours = holder == election.identity;
-    let held_by_other = !holder.is_empty() && !ours;
-    let their_duration = spec
-        .lease_duration_seconds
-        .map(|seconds| Duration::from_secs(seconds.max(0) as u64))
-        .unwrap_or(election.lease_duration);
-    if held_by_other && observed.changed_at.elapsed() < their_duration {
+    let Some(claimed) = claim(&spec, election, observed.changed_at.elapsed(), now) else {
         return Ok(false);
-    }
-    let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
-    lease.spec = Some(LeaseSpec {
-        holder_identity: Some(election.identity.clone()),
-        lease_duration_seconds: Some(duration),
-        acquire_time: if ours {
-            spec.acquire_time.clone()
-        } else {
-            Some(now.clone())
-        },
-        renew_time: Some(now),
-        lease_transitions: Some(transitions),
-        ..spec
-    });
+    };
+    lease.spec = Some(claimed);
     let updated = leases
         .replace(&election.name, &PostParams::default(), &lease)
         .await?;
     observed.spec = updated.spec;
     observed.changed_at = Instant::now();
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> MicroTime {
+        MicroTime(jiff::Timestamp::from_second(seconds).unwrap())
+    }
+
+    #[test]
+    fn leases_change_hands_only_when_stale() {
+        let election = Election::new("kube-scheduler", "me".into());
+        let theirs = LeaseSpec {
+            holder_identity: Some("them".into()),
+            lease_duration_seconds: Some(15),
+            acquire_time: Some(at(1)),
+            renew_time: Some(at(100)),
+            lease_transitions: Some(2),
+            ..LeaseSpec::default()
+        };
+        assert!(claim(&theirs, &election, Duration::from_secs(14), at(200)).is_none());
+        let taken = claim(&theirs, &election, Duration::from_secs(15), at(200)).unwrap();
+        assert_eq!(taken.holder_identity.as_deref(), Some("me"));
+        assert_eq!(taken.lease_transitions, Some(3));
+        assert_eq!(taken.acquire_time, Some(at(200)));
+        // Renewing our own lease keeps the acquire time and the transitions.
+        let renewed = claim(&taken, &election, Duration::ZERO, at(202)).unwrap();
+        assert_eq!(renewed.acquire_time, Some(at(200)));
+        assert_eq!(renewed.renew_time, Some(at(202)));
+        assert_eq!(renewed.lease_transitions, Some(3));
+        // A released lease (no holder) is free.
+        let released = LeaseSpec::default();
+        assert!(claim(&released, &election, Duration::ZERO, at(1)).is_some());
+    }
 }

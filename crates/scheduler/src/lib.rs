@@ -43,6 +43,27 @@ impl SchedulerConfig {
     }
 }
 
+/// Starts the scheduler on threads of its own (a two-worker runtime named `scheduler`, with its own
+/// API client), so its CPU-bound loop never competes with the API server's tasks for their worker
+/// threads when both run in one process.
+pub fn start_on_own_threads(
+    kube: kube::Config,
+    config: SchedulerConfig,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("scheduler")
+        .enable_all()
+        .build()?;
+    let client = {
+        let _entered = runtime.enter();
+        kube::Client::try_from(kube).map_err(std::io::Error::other)?
+    };
+    std::thread::Builder::new()
+        .name("scheduler".into())
+        .spawn(move || runtime.block_on(run(client, config)))
+}
+
 /// Runs the scheduler forever: waits for the Lease, then schedules while it holds it.
 pub async fn run(client: kube::Client, config: SchedulerConfig) {
     let election = leader::Election::new("kube-scheduler", config.identity.clone());

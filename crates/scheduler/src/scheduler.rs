@@ -94,6 +94,10 @@ pub async fn run(client: kube::Client, config: LoopConfig) {
         while let Ok(bound) = bound_rx.try_recv() {
             scheduler.bound(bound);
         }
+        let in_flight = BINDINGS_IN_FLIGHT - scheduler.bindings.available_permits();
+        scheduler
+            .writer
+            .set_busy(in_flight + usize::from(scheduler.queue.has_active()));
         if scheduler.ready()
             && let Some(pod) = scheduler.queue.pop(std::time::Instant::now())
         {

@@ -1,12 +1,15 @@
 //! The scheduler's writes other than bindings: `Scheduled`, `FailedScheduling` and `Preempted`
 //! events (core/v1, from `default-scheduler`; a repeated failure with the same message counts up the
 //! existing event), the `PodScheduled=False` condition and `nominatedNodeName` on pending pods, and
-//! the eviction of preemption victims. They run in the background with bounded concurrency, after
-//! bindings in importance: a full queue drops events rather than slow scheduling down, as upstream's
-//! event broadcaster does.
+//! the eviction of preemption victims. They run in the background with bounded concurrency and
+//! yield to bindings: while pods wait for a decision or a binding, events and conditions wait (up to
+//! [`MAX_DEFERRAL`]), so a burst of pods is placed first and described right after; a full backlog
+//! drops events rather than slow scheduling down, as upstream's event broadcaster does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -22,6 +25,10 @@ const CONCURRENCY: usize = 8;
 const BACKLOG: usize = 20_000;
 /// Upstream truncates event messages to this many bytes.
 const EVENT_MESSAGE_LIMIT: usize = 1024;
+/// The longest an event or condition waits for scheduling to be idle.
+pub const MAX_DEFERRAL: Duration = Duration::from_secs(10);
+/// How often a deferred write checks again.
+const DEFERRAL_STEP: Duration = Duration::from_millis(20);
 
 /// One background write.
 #[derive(Debug)]
@@ -67,22 +74,29 @@ pub enum Write {
 /// The handle the scheduling loop sends writes through.
 #[derive(Debug, Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Write>,
+    tx: mpsc::Sender<(tokio::time::Instant, Write)>,
+    busy: Arc<AtomicUsize>,
 }
 
 impl Writer {
     /// Starts the writer task.
     pub fn start(client: kube::Client, instance: String) -> Writer {
         let (tx, rx) = mpsc::channel(BACKLOG);
-        tokio::spawn(run(client, instance, rx));
-        Writer { tx }
+        let busy = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(client, instance, rx, Arc::clone(&busy)));
+        Writer { tx, busy }
     }
 
     /// Queues a write; events are dropped when the backlog is full.
     pub fn send(&self, write: Write) {
-        if let Err(error) = self.tx.try_send(write) {
+        if let Err(error) = self.tx.try_send((tokio::time::Instant::now(), write)) {
             tracing::debug!(%error, "scheduler write dropped");
         }
+    }
+
+    /// Tells the writer how much scheduling work is pending (pods to decide, bindings in flight).
+    pub fn set_busy(&self, pending: usize) {
+        self.busy.store(pending, Ordering::Relaxed);
     }
 }
 
@@ -93,10 +107,19 @@ struct Repeating {
     count: i32,
 }
 
-async fn run(client: kube::Client, instance: String, mut rx: mpsc::Receiver<Write>) {
+async fn run(
+    client: kube::Client,
+    instance: String,
+    mut rx: mpsc::Receiver<(tokio::time::Instant, Write)>,
+    busy: Arc<AtomicUsize>,
+) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
     let mut repeating: HashMap<String, Repeating> = HashMap::new();
-    while let Some(write) = rx.recv().await {
+    while let Some((queued, write)) = rx.recv().await {
+        let deferrable = !matches!(write, Write::Evict { .. } | Write::Forget(_));
+        while deferrable && busy.load(Ordering::Relaxed) > 0 && queued.elapsed() < MAX_DEFERRAL {
+            tokio::time::sleep(DEFERRAL_STEP).await;
+        }
         let work = match write {
             Write::Forget(uid) => {
                 repeating.remove(&uid);

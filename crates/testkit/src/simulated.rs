@@ -185,6 +185,8 @@ struct Shared {
     config: SimulatorConfig,
     /// Node name -> its address.
     nodes: RwLock<BTreeMap<String, Ipv4Addr>>,
+    /// Nodes whose Lease exists (and is renewed).
+    leased: RwLock<Vec<String>>,
     /// Pods marked running or being removed, by uid.
     handled: std::sync::Mutex<HashSet<String>>,
     writes: Semaphore,
@@ -206,6 +208,7 @@ impl Simulator {
             writes: Semaphore::new(config.concurrency.max(1)),
             config,
             nodes: RwLock::new(BTreeMap::new()),
+            leased: RwLock::new(Vec::new()),
             handled: std::sync::Mutex::new(HashSet::new()),
             next_ip: AtomicU32::new(1),
             next_node_ip: AtomicU32::new(1),
@@ -364,10 +367,14 @@ async fn register(shared: &Shared, template: &NodeTemplate) -> Result<(), kube::
     .map_err(kube::Error::SerdeError)?;
     let _permit = shared.writes.acquire().await;
     match leases.create(&PostParams::default(), &lease).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
-        Err(error) => Err(error),
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => return Err(error),
     }
+    if let Ok(mut leased) = shared.leased.write() {
+        leased.push(template.name.clone());
+    }
+    Ok(())
 }
 
 /// Renews every lease once per interval, a slice of the nodes at a time.
@@ -379,9 +386,9 @@ async fn renew_leases(shared: Arc<Shared>) {
     let mut slice = 0u32;
     loop {
         tick.tick().await;
-        let names: Vec<String> = match shared.nodes.read() {
+        let names: Vec<String> = match shared.leased.read() {
             Ok(nodes) => nodes
-                .keys()
+                .iter()
                 .enumerate()
                 .filter(|(index, _)| *index as u32 % SLICES == slice)
                 .map(|(_, name)| name.clone())

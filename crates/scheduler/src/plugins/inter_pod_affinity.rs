@@ -157,7 +157,8 @@ pub fn filter(state: &FilterState, pod: &PodInfo, node: &NodeSpec) -> FilterResu
         }
     }
     // The first pod of a group with affinity to itself may go anywhere with the topology labels.
-    if !(pods_exist || state.affinity.is_empty() && matches_all(&state.required, pod)) {
+    let starts_group = state.affinity.is_empty() && matches_all(&state.required, pod);
+    if !pods_exist && !starts_group {
         return Err(Rejection::unresolvable(REASON_AFFINITY));
     }
     for term in &state.required_anti {
