@@ -68,8 +68,8 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);
     ttl_after_finished::start(client.clone(), &informers);
+    garbage_collector::start(client.clone(), &informers);
     informers.start();
-    tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
 }
 
