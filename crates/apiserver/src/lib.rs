@@ -7,12 +7,14 @@
 //! - `admission`: the mutating and validating plugins writes pass before they are stored.
 //! - `routes`: health, version and discovery endpoints.
 //! - `rest`: the generic REST store behind every resource URL.
+//! - `cache`: the watch cache that serves lists and watches without reading the store.
 //! - `metrics`: `/metrics` (requests, stored objects, the store's own metrics).
 //! - `bootstrap`: objects every cluster starts with (the default namespaces).
 
 mod admission;
 mod auth;
 mod bootstrap;
+mod cache;
 mod config;
 mod errors;
 mod metrics;
@@ -57,6 +59,10 @@ pub struct App {
     pub metrics: metrics::SharedMetrics,
     /// Where service cluster IPs come from.
     pub service_cidr: Ipv4Cidr,
+    /// The watch caches, one per resource, started on first use.
+    pub caches: Arc<cache::Caches>,
+    /// Reaches kubelets for logs, exec, attach and port-forward.
+    pub kubelet: rest::proxy::KubeletClient,
 }
 
 /// A failure to start the server.
@@ -140,6 +146,11 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
         advertise_address: format!("{advertise}:{}", config.port),
         metrics: Arc::new(metrics::Metrics::new(storage.store.as_ref())),
         service_cidr: config.service_cidr,
+        caches: Arc::new(cache::Caches::new(
+            Arc::clone(&storage.store),
+            cache::CacheConfig::default(),
+        )),
+        kubelet: rest::proxy::KubeletClient::new(&pki).map_err(Error::Auth)?,
     };
     let address = SocketAddr::new(config.bind_address, config.port);
     let listener = tokio::net::TcpListener::bind(address)

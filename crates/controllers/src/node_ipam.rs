@@ -1,7 +1,7 @@
 //! Node IPAM: assigns each Node without one the lowest free `/24` of the cluster CIDR as
 //! `spec.podCIDR`/`spec.podCIDRs`, like upstream's range allocator.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use futures::StreamExt;
@@ -52,11 +52,15 @@ pub async fn run(client: kube::Client, range: Ipv4Range) {
     let nodes: Api<Node> = Api::all(client);
     let mut events = watcher(nodes.clone(), watcher::Config::default()).boxed();
     let mut used: BTreeSet<String> = BTreeSet::new();
+    // Ranges this allocator wrote, by node: the watch may still deliver older versions of the node
+    // without a podCIDR after the patch went through.
+    let mut assigned: HashMap<String, String> = HashMap::new();
     let mut pending: Vec<String> = Vec::new();
     while let Some(event) = events.next().await {
         match event {
             Ok(watcher::Event::Init) => {
                 used.clear();
+                used.extend(assigned.values().cloned());
                 pending.clear();
             }
             Ok(watcher::Event::InitApply(node) | watcher::Event::Apply(node)) => {
@@ -64,10 +68,20 @@ pub async fn run(client: kube::Client, range: Ipv4Range) {
                     Some(cidr) => {
                         used.insert(cidr);
                     }
-                    None => pending.extend(node.metadata.name.clone()),
+                    None => {
+                        let name = node.metadata.name.clone().unwrap_or_default();
+                        if !assigned.contains_key(&name) && !pending.contains(&name) {
+                            pending.push(name);
+                        }
+                    }
                 }
             }
             Ok(watcher::Event::Delete(node)) => {
+                if let Some(name) = node.metadata.name.as_deref() {
+                    if let Some(cidr) = assigned.remove(name) {
+                        used.remove(&cidr);
+                    }
+                }
                 if let Some(cidr) = node.spec.and_then(|spec| spec.pod_cidr) {
                     used.remove(&cidr);
                 }
@@ -93,7 +107,8 @@ pub async fn run(client: kube::Client, range: Ipv4Range) {
             {
                 Ok(_) => {
                     tracing::info!(node = %name, %cidr, "assigned a pod CIDR");
-                    used.insert(cidr);
+                    used.insert(cidr.clone());
+                    assigned.insert(name, cidr);
                 }
                 Err(error) => tracing::warn!(node = %name, %error, "assigning a pod CIDR failed"),
             }

@@ -216,6 +216,12 @@ fn strip_value(value: Value) -> Value {
     }
 }
 
+/// The list table above as server-side apply reads it (`crate::field_manager::schema`): the merge
+/// key of the list field `name` inside `parent`, and whether the list merges as a set of scalars.
+pub(crate) fn list_merge(name: &str, parent: &str) -> (Option<&'static str>, bool) {
+    (merge_key(name, parent), merges_primitives(name))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

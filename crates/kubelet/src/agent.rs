@@ -15,9 +15,12 @@ use crate::config::{AgentConfig, AgentPaths};
 use crate::containerd;
 use crate::cri::Cri;
 use crate::error::{Error, Result};
+use crate::events::Recorder;
 use crate::images::{import, pause};
 use crate::node::{lease, register, system::SystemInfo};
 use crate::pods::{NodeContext, manager, runtime};
+use crate::probes::ProbeResults;
+use crate::server;
 
 /// How often the node status is recomputed.
 const STATUS_INTERVAL: Duration = Duration::from_secs(10);
@@ -66,12 +69,21 @@ pub async fn run(config: AgentConfig) -> Result<()> {
         system.clone(),
         runtime_version,
     ));
+    let recorder = Recorder::new(client.clone(), config.node_name.clone());
     let context = Arc::new(NodeContext {
         cri,
         client,
         config,
         paths,
         system,
+        recorder,
+        probes: ProbeResults::default(),
+    });
+    let endpoint = Arc::clone(&context);
+    tokio::spawn(async move {
+        if let Err(error) = server::run(endpoint).await {
+            tracing::error!(%error, "the kubelet endpoint (logs, exec, port-forward) is not available");
+        }
     });
     manager::run(context).await;
     Err(Error::Runtime("the pod watch ended".to_string()))

@@ -23,7 +23,7 @@ pub fn remove_pod_cgroup(cgroup: &str) {
 }
 
 /// The mounted hierarchies: `/sys/fs/cgroup` itself for v2, each controller folder for v1.
-fn hierarchies() -> Vec<PathBuf> {
+pub(crate) fn hierarchies() -> Vec<PathBuf> {
     let root = Path::new(CGROUP_ROOT);
     if root.join("cgroup.controllers").exists() {
         return vec![root.to_path_buf()];

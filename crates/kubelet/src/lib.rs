@@ -2,18 +2,23 @@
 //! through CRI on a supervised containerd, sets up their volumes and reports their status.
 //!
 //! Containers are touched only through CRI; host side effects (cgroup folders, CNI configuration,
-//! volume files) live in `cgroups`, `cni` and `pods::volumes`.
+//! volume files) live in `cgroups`, `cni` and `pods::volumes`. `server` is the HTTPS endpoint the API
+//! server proxies logs, exec, attach and port-forward to.
 
 pub mod agent;
 pub mod cgroups;
+pub mod cleanup;
 pub mod cni;
 pub mod config;
 pub mod containerd;
 pub mod cri;
 pub mod error;
+pub mod events;
 pub mod images;
 pub mod node;
 pub mod pods;
+pub mod probes;
+pub mod server;
 
 pub use agent::run;
 pub use config::{AgentConfig, AgentPaths};

@@ -80,6 +80,25 @@ pub struct AgentArgs {
     cluster_cidr: String,
 }
 
+/// Flags of `kubers killall`.
+#[derive(Debug, Args)]
+pub struct KillallArgs {
+    /// The agent's data folder.
+    #[arg(long, default_value = "/var/lib/kubers")]
+    data_dir: PathBuf,
+    /// The node's name, to remove its cgroup folders (defaults to the hostname).
+    #[arg(long)]
+    node_name: Option<String>,
+}
+
+/// Stops every pod sandbox of the agent and its supervised containerd.
+pub async fn killall(args: KillallArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let paths = kubers_kubelet::AgentPaths::new(&args.data_dir);
+    let node_name = args.node_name.or_else(crate::node_ip::hostname);
+    kubers_kubelet::cleanup::stop_all(&paths, node_name.as_deref()).await?;
+    Ok(())
+}
+
 /// Runs `kubers agent` until it fails.
 pub async fn run(args: AgentArgs) -> Result<(), Box<dyn std::error::Error>> {
     let kubeconfig = args

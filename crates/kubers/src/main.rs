@@ -22,6 +22,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Run a node agent that joins a cluster.
     Agent(agent::AgentArgs),
+    /// Stop every pod of this node's agent and its containerd (they keep running when the agent stops).
+    Killall(agent::KillallArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
         Command::Agent(args) => runtime.block_on(agent::run(args)),
+        Command::Killall(args) => runtime.block_on(agent::killall(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -124,7 +124,7 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Starts the controllers and, unless disabled, the embedded agent once the API answers, as API
+/// Starts the controllers, the scheduler and, unless disabled, the embedded agent once the API answers, as API
 /// clients with the admin kubeconfig.
 async fn run_in_cluster_components(
     kubeconfig: PathBuf,
@@ -133,7 +133,12 @@ async fn run_in_cluster_components(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
     let client = kube::Client::try_from(kube_config.clone())?;
-    let controllers = tokio::spawn(kubers_controllers::run(client, controllers));
+    let controllers = tokio::spawn(kubers_controllers::run(client.clone(), controllers));
+    let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
+    let scheduler = tokio::spawn(kubers_scheduler::run(
+        client,
+        kubers_scheduler::SchedulerConfig::new(&host),
+    ));
     if let Some(agent) = agent {
         let mut labels = std::collections::BTreeMap::new();
         labels.insert(
@@ -144,6 +149,7 @@ async fn run_in_cluster_components(
         kubers_kubelet::run(config).await?;
     }
     controllers.await?;
+    scheduler.await?;
     Ok(())
 }
 

@@ -84,33 +84,14 @@ impl TestServer {
         args: &[&str],
         stdin: Option<&str>,
     ) -> io::Result<Output> {
-        // A home (and discovery cache) per kubectl binary.
-        let home = self.dir.path().join(format!(
-            "home-{}",
-            binary
-                .file_name()
-                .and_then(|name| name.to_str())
-                .unwrap_or("kubectl")
-        ));
-        std::fs::create_dir_all(&home)?;
-        let mut command = Command::new(binary);
-        command
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("HOME", &home)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn()?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            use std::io::Write;
-            pipe.write_all(text.as_bytes())?;
-        }
-        child.wait_with_output()
+        run_kubectl(
+            self.dir.path(),
+            &self.kubeconfig(),
+            binary,
+            args,
+            stdin,
+            &[],
+        )
     }
 
     fn wait_ready(&mut self) -> io::Result<()> {
@@ -198,4 +179,43 @@ fn spawn(binary: &Path, dir: &Path, port: u16, extra: &[String]) -> io::Result<C
 
 fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Runs `binary` (a kubectl) with `kubeconfig`, a home (and discovery cache) per kubectl binary under
+/// `dir`, optional standard input and extra environment variables.
+pub(crate) fn run_kubectl(
+    dir: &Path,
+    kubeconfig: &Path,
+    binary: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> io::Result<Output> {
+    let home = dir.join(format!(
+        "home-{}",
+        binary
+            .file_name()
+            .and_then(|name| name.to_str())
+            .unwrap_or("kubectl")
+    ));
+    std::fs::create_dir_all(&home)?;
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", &home)
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn()?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        pipe.write_all(text.as_bytes())?;
+    }
+    child.wait_with_output()
 }

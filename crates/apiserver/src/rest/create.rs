@@ -58,6 +58,7 @@ async fn store(
     }
     prepare(request, &mut object, &name, namespace.as_deref());
     kubers_core::defaults::apply(request.info, &mut object);
+    super::managed::record(request, None, &mut object)?;
     let admission = request.admission(Operation::Create, &name);
     app.admission
         .admit(app.store.as_ref(), &admission, &mut object, None)

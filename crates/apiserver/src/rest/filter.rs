@@ -44,23 +44,55 @@ impl Filter {
         let labels = object
             .get("metadata")
             .and_then(|metadata| metadata.get("labels"));
-        let label = |key: &str| {
-            labels
-                .and_then(|labels| labels.get(key))
-                .and_then(Value::as_str)
-        };
-        let field = |path: &str| {
-            path.split('.')
-                .try_fold(object, |value, part| value.get(part))
-                .map(|value| match value {
-                    Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                })
-        };
+        self.matches_parts(
+            |key| {
+                labels
+                    .and_then(|labels| labels.get(key))
+                    .and_then(Value::as_str)
+            },
+            |path| {
+                path.split('.')
+                    .try_fold(object, |value, part| value.get(part))
+                    .map(|value| match value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    })
+            },
+        )
+    }
+
+    /// Whether an object is selected, given its labels (`label`) and its fields by dotted path
+    /// (`field`): for callers that keep these without the whole object.
+    pub fn matches_parts<'a>(
+        &self,
+        label: impl Fn(&str) -> Option<&'a str>,
+        field: impl Fn(&str) -> Option<String>,
+    ) -> bool {
         self.labels
             .iter()
             .all(|term| holds(term, |key| label(key).map(str::to_owned)))
-            && self.fields.iter().all(|term| holds(term, field))
+            && self.fields.iter().all(|term| holds(term, &field))
+    }
+
+    /// Whether the field selector names only `metadata.name` and `metadata.namespace` (so an object's
+    /// name, namespace and labels are enough to decide).
+    pub fn fields_in_metadata(&self) -> bool {
+        self.fields
+            .iter()
+            .all(|term| matches!(term.key(), "metadata.name" | "metadata.namespace"))
+    }
+}
+
+impl Term {
+    fn key(&self) -> &str {
+        match self {
+            Term::Equals(key, _)
+            | Term::NotEquals(key, _)
+            | Term::Exists(key)
+            | Term::NotExists(key)
+            | Term::In(key, _)
+            | Term::NotIn(key, _) => key,
+        }
     }
 }
 

@@ -1,19 +1,38 @@
-//! LIST of a collection: one consistent page at a revision, with `limit` and `continue` like upstream.
+//! LIST of a collection: from the watch cache when upstream's rules allow (`resourceVersion=0`,
+//! `NotOlderThan`, and consistent reads once the cache has seen the store's current revision), else one
+//! consistent page from the store at a revision, with `limit` and `continue` like upstream.
 
-use axum::response::Response;
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kubers_store::{ListRequest, Revision};
 use serde_json::{Value, json};
 
+use super::cached::{Freshness, Source, fresh_cache, parse_revision, selector, too_large};
 use super::filter::Filter;
 use super::{ResourceRequest, json_response, object, store_error, tables};
 use crate::App;
+use crate::cache::Listed;
 use crate::errors::ApiError;
 
 /// Lists the collection the request names.
 pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
     let filter = Filter::new(&request.query)?;
+    if let Source::Cache(freshness) = Source::of(&request.query)? {
+        if let Some(cache) = fresh_cache(app, request, freshness).await? {
+            // Upstream ignores the limit of a list at resourceVersion 0.
+            let limit = match freshness {
+                Freshness::Any => 0,
+                Freshness::NotOlderThan(_) | Freshness::Consistent => request.query.limit,
+            };
+            let select = selector(&filter);
+            if let Some(listed) = cache.list(&request.key(), &select, limit) {
+                return Ok(cached_list(request, &listed));
+            }
+        }
+    }
     let (mut items, revision, continue_token) = read_page(app, request).await?;
     items.retain(|item| filter.matches(item));
     if request.wants_table() {
@@ -33,6 +52,58 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
         "items": items,
     });
     Ok(json_response(200, &list))
+}
+
+/// The response for a list read from the cache: the list's JSON assembled from the shared objects.
+fn cached_list(request: &ResourceRequest, listed: &Listed) -> Response {
+    let api_version = api_version(request);
+    let kind = request.info.kind;
+    let revision = listed.revision.to_string();
+    if request.wants_table() {
+        let items: Vec<Value> = listed
+            .items
+            .iter()
+            .map(|item| item.to_value(&api_version, kind, item.revision))
+            .collect();
+        return json_response(200, &tables::table(request.info, &items, &revision));
+    }
+    let prefix = request.key();
+    let continue_token = listed.items.last().filter(|_| listed.more).map(|last| {
+        encode_continue(
+            last.key.strip_prefix(&prefix).unwrap_or(&last.key),
+            listed.revision,
+        )
+    });
+    let size: usize = listed.items.iter().map(|item| item.len() + 96).sum();
+    let mut body = Vec::with_capacity(size + 256);
+    body.extend_from_slice(b"{\"kind\":");
+    push_json(&mut body, &format!("{kind}List"));
+    body.extend_from_slice(b",\"apiVersion\":");
+    push_json(&mut body, &api_version);
+    body.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    push_json(&mut body, &revision);
+    if let Some(token) = continue_token {
+        body.extend_from_slice(b",\"continue\":");
+        push_json(&mut body, &token);
+    }
+    body.extend_from_slice(b"},\"items\":[");
+    for (index, item) in listed.items.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        item.render(&mut body, &api_version, kind, item.revision);
+    }
+    body.extend_from_slice(b"]}");
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response()
+}
+
+/// Writes `text` as a JSON string; writing to a `Vec` cannot fail.
+fn push_json(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(out, text);
 }
 
 /// `v1` or `<group>/<version>`.
@@ -106,10 +177,7 @@ pub async fn read_page(
 async fn read_revision(app: &App, request: &ResourceRequest) -> Result<Revision, ApiError> {
     let given = match request.query.resource_version.as_deref() {
         None | Some("0") => None,
-        Some(text) => Some(
-            text.parse::<Revision>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {text:?}")))?,
-        ),
+        Some(text) => Some(parse_revision(text)?),
     };
     match (given, request.query.resource_version_match.as_deref()) {
         (None, Some("Exact")) => Err(ApiError::bad_request(
@@ -123,11 +191,7 @@ async fn read_revision(app: &App, request: &ResourceRequest) -> Result<Revision,
                 .await
                 .map_err(|error| store_error(request, error))?;
             if revision > current {
-                return Err(ApiError::status(
-                    504,
-                    "Timeout",
-                    format!("Too large resource version: {revision}, current: {current}"),
-                ));
+                return Err(too_large(revision, current));
             }
             Ok(0)
         }

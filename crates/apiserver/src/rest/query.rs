@@ -29,6 +29,10 @@ pub struct Query {
     pub dry_run: bool,
     /// `gracePeriodSeconds` of a delete.
     pub grace_period_seconds: Option<i64>,
+    /// `fieldManager` of a write (empty when absent).
+    pub field_manager: String,
+    /// `force` of a patch.
+    pub force: Option<bool>,
     /// `fieldValidation` of a create, update or patch, as given (checked by `fields`).
     pub field_validation: Option<String>,
 }
@@ -70,6 +74,13 @@ impl Query {
                     query.grace_period_seconds = Some(value.parse().map_err(|_| {
                         ApiError::bad_request(format!("invalid gracePeriodSeconds {value:?}"))
                     })?)
+                }
+                "fieldManager" => query.field_manager = value,
+                "force" => {
+                    query.force = Some(matches!(
+                        value.as_str(),
+                        "true" | "1" | "t" | "T" | "TRUE" | "True"
+                    ))
                 }
                 _ => {}
             }

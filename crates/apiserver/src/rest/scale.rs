@@ -96,6 +96,7 @@ async fn change_once(
     if let Some(metadata) = object::metadata_mut(&mut object) {
         metadata.remove("resourceVersion");
     }
+    super::managed::record(request, Some(&current.object), &mut object)?;
     let key = request.key();
     let revision = app
         .store

@@ -148,6 +148,7 @@ pub async fn store_update(
             .unwrap_or(0);
         metadata.insert("generation".into(), json!(generation + 1));
     }
+    super::managed::record(request, Some(&current_object), &mut updated)?;
     if request.query.dry_run {
         return Ok(json_response(200, &updated));
     }

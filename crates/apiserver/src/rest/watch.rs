@@ -2,56 +2,55 @@
 //!
 //! Without a resourceVersion (or with "0") the stream starts with the current objects as ADDED events;
 //! `sendInitialEvents=true` does the same and then sends the `k8s.io/initial-events-end` bookmark that
-//! kubectl 1.35 waits for. Bookmarks follow the store's progress notifications when
-//! `allowWatchBookmarks=true`. A resourceVersion older than the kept history gives an ERROR event with
-//! a 410 Status.
+//! kubectl 1.35 waits for. Watches are served from the watch cache when it is ready and holds every
+//! change after the requested revision; otherwise, and when a cached watcher falls out of the cache's
+//! window, from the store's own watch, resuming where the cache left off. Bookmarks come once a minute
+//! when `allowWatchBookmarks=true`. A resourceVersion older than the kept history gives an ERROR event
+//! with a 410 Status.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use kubers_store::{Event, EventKind, Revision, WatchItem, WatchOptions};
+use kubers_store::{Event, EventKind, Revision, Store, WatchItem, WatchOptions};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::cached::{Freshness, fresh_cache, matches, parse_revision, selector};
 use super::filter::Filter;
 use super::list::{api_version, read_page};
 use super::{ResourceRequest, object, tables};
 use crate::App;
+use crate::cache::{CacheWatcher, CachedEvent, CachedObject, Step};
 use crate::errors::ApiError;
 
-/// How often an idle watch with bookmarks asks the store for progress.
+/// How often a watch with bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 /// Upstream's default watch timeout range tops out at 30 minutes.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// Where a watch's changes come from.
+enum Feed {
+    /// The watch cache's window: shared events, no store reads.
+    Cache(CacheWatcher),
+    /// The store's own watch (the cache was not ready, the revision is older than its window, or the
+    /// cached watcher fell behind).
+    Store(kubers_store::Watch),
+}
 
 /// Starts a watch and returns the streaming response.
 pub async fn watch(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
     let filter = Filter::new(&request.query)?;
     let requested = match request.query.resource_version.as_deref() {
         None | Some("0") => None,
-        Some(text) => Some(
-            text.parse::<Revision>()
-                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {text:?}")))?,
-        ),
+        Some(text) => Some(parse_revision(text)?),
     };
     let initial = requested.is_none() || request.query.send_initial_events;
-    let mut lines: Vec<Bytes> = Vec::new();
-    let mut start = requested.unwrap_or(0);
     let shape = Shape::of(request);
-    if initial {
-        let unpaged = request.unpaged();
-        let (items, revision, _) = read_page(app, &unpaged).await?;
-        for item in items.into_iter().filter(|item| filter.matches(item)) {
-            lines.push(shape.line("ADDED", item));
-        }
-        start = revision;
-        if request.query.send_initial_events {
-            lines.push(shape.bookmark(revision, true));
-        }
-    }
     let options = WatchOptions {
         progress_interval: request
             .query
@@ -59,46 +58,44 @@ pub async fn watch(app: &App, request: &ResourceRequest) -> Result<Response, Api
             .then_some(BOOKMARK_INTERVAL),
     };
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
-    match app.store.watch(&request.key(), start, options).await {
-        Ok(mut stream) => {
+    let mut lines: Vec<Bytes> = Vec::new();
+    let feed = match from_cache(app, request, &filter, requested, &shape, &mut lines).await? {
+        Some(watcher) => Ok(Feed::Cache(watcher)),
+        None => {
+            let mut start = requested.unwrap_or(0);
+            if initial {
+                let (items, revision, _) = read_page(app, &request.unpaged()).await?;
+                for item in items.into_iter().filter(|item| filter.matches(item)) {
+                    lines.push(shape.line("ADDED", item));
+                }
+                start = revision;
+                if request.query.send_initial_events {
+                    lines.push(shape.bookmark(revision, true));
+                }
+            }
+            app.store
+                .watch(&request.key(), start, options.clone())
+                .await
+                .map(Feed::Store)
+        }
+    };
+    match feed {
+        Ok(feed) => {
+            let stream = Stream {
+                feed,
+                store: Arc::clone(&app.store),
+                prefix: request.key(),
+                options,
+                shape,
+                filter,
+                sender,
+                bookmarks: request.query.allow_watch_bookmarks,
+            };
             let timeout = request
                 .query
                 .timeout_seconds
                 .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-            let bookmarks = request.query.allow_watch_bookmarks;
-            tokio::spawn(async move {
-                for line in lines {
-                    if sender.send(Ok(line)).await.is_err() {
-                        return;
-                    }
-                }
-                let deadline = tokio::time::sleep(timeout);
-                tokio::pin!(deadline);
-                loop {
-                    let item = tokio::select! {
-                        () = &mut deadline => return,
-                        () = sender.closed() => return,
-                        item = stream.next() => item,
-                    };
-                    let out = match item {
-                        None => return,
-                        Some(Ok(WatchItem::Events(events))) => events
-                            .into_iter()
-                            .filter_map(|event| shape.event(event, &filter))
-                            .collect(),
-                        Some(Ok(WatchItem::Progress(revision))) if bookmarks => {
-                            vec![shape.bookmark(revision, false)]
-                        }
-                        Some(Ok(WatchItem::Progress(_))) => Vec::new(),
-                        Some(Err(error)) => vec![error_line(&error)],
-                    };
-                    for line in out {
-                        if sender.send(Ok(line)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
+            tokio::spawn(stream.run(lines, timeout));
         }
         Err(error) => {
             // Upstream answers 200 and reports a too-old resourceVersion as an ERROR event.
@@ -114,6 +111,171 @@ pub async fn watch(app: &App, request: &ResourceRequest) -> Result<Response, Api
         body,
     )
         .into_response())
+}
+
+/// A cached watcher for the request, with its initial lines added to `lines`; `None` when the store
+/// should serve the watch.
+///
+/// Initial events need the cache at least as fresh as the request asks (no resourceVersion: the store's
+/// current revision; "0": any; N: N). A watch from revision N needs a window that still holds every
+/// change after N.
+async fn from_cache(
+    app: &App,
+    request: &ResourceRequest,
+    filter: &Filter,
+    requested: Option<Revision>,
+    shape: &Shape,
+    lines: &mut Vec<Bytes>,
+) -> Result<Option<CacheWatcher>, ApiError> {
+    let send_initial = request.query.send_initial_events;
+    if let (Some(revision), false) = (requested, send_initial) {
+        let Some(cache) = fresh_cache(app, request, Freshness::Any).await? else {
+            return Ok(None);
+        };
+        return Ok(cache.watch_after(&request.key(), revision));
+    }
+    let freshness = match (requested, request.query.resource_version.as_deref()) {
+        (Some(revision), _) => Freshness::NotOlderThan(revision),
+        (None, Some("0")) => Freshness::Any,
+        (None, _) => Freshness::Consistent,
+    };
+    let Some(cache) = fresh_cache(app, request, freshness).await? else {
+        return Ok(None);
+    };
+    let select = selector(filter);
+    let Some((listed, watcher)) = cache.list_and_watch(&request.key(), &select) else {
+        return Ok(None);
+    };
+    for item in &listed.items {
+        lines.push(shape.cached_line("ADDED", item, item.revision));
+    }
+    if send_initial {
+        lines.push(shape.bookmark(listed.revision, true));
+    }
+    Ok(Some(watcher))
+}
+
+/// One running watch: its feed and where its lines go.
+struct Stream {
+    feed: Feed,
+    store: Arc<dyn Store>,
+    prefix: String,
+    options: WatchOptions,
+    shape: Shape,
+    filter: Filter,
+    sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    bookmarks: bool,
+}
+
+impl Stream {
+    /// Sends `initial`, then every change until `timeout`, the client leaving, or the feed ending.
+    async fn run(mut self, initial: Vec<Bytes>, timeout: Duration) {
+        if !self.send(initial).await {
+            return;
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticks = self.bookmarks.then(|| {
+            let mut ticks =
+                tokio::time::interval_at(Instant::now() + BOOKMARK_INTERVAL, BOOKMARK_INTERVAL);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticks
+        });
+        loop {
+            let next = tokio::select! {
+                () = &mut deadline => return,
+                () = self.sender.closed() => return,
+                next = next(&mut self.feed, &mut ticks) => next,
+            };
+            let out = match next {
+                Next::Cached(Step::Events(events)) => events
+                    .iter()
+                    .filter_map(|event| self.shape.cached_event(event, &self.filter))
+                    .collect(),
+                Next::Cached(Step::Lost { after }) => {
+                    match self
+                        .store
+                        .watch(&self.prefix, after, self.options.clone())
+                        .await
+                    {
+                        Ok(watch) => {
+                            self.feed = Feed::Store(watch);
+                            Vec::new()
+                        }
+                        Err(error) => {
+                            let _ = self.sender.send(Ok(error_line(&error))).await;
+                            return;
+                        }
+                    }
+                }
+                Next::Stored(None) => return,
+                Next::Stored(Some(Ok(WatchItem::Events(events)))) => events
+                    .into_iter()
+                    .filter_map(|event| self.shape.event(event, &self.filter))
+                    .collect(),
+                Next::Stored(Some(Ok(WatchItem::Progress(revision)))) if self.bookmarks => {
+                    vec![self.shape.bookmark(revision, false)]
+                }
+                Next::Stored(Some(Ok(WatchItem::Progress(_)))) => Vec::new(),
+                Next::Stored(Some(Err(error))) => {
+                    let _ = self.sender.send(Ok(error_line(&error))).await;
+                    return;
+                }
+                Next::Bookmark => match &mut self.feed {
+                    Feed::Cache(watcher) => watcher
+                        .progress()
+                        .map(|revision| self.shape.bookmark(revision, false))
+                        .into_iter()
+                        .collect(),
+                    Feed::Store(_) => Vec::new(),
+                },
+            };
+            if !self.send(out).await {
+                return;
+            }
+        }
+    }
+
+    /// Sends lines; false when the client is gone.
+    async fn send(&self, lines: Vec<Bytes>) -> bool {
+        for line in lines {
+            if self.sender.send(Ok(line)).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// What a feed produced next.
+enum Next {
+    /// A step of the cached watcher.
+    Cached(Step),
+    /// An item of the store's watch (`None`: it ended).
+    Stored(Option<kubers_store::Result<WatchItem>>),
+    /// A cached watch's bookmark is due (store watches get theirs as progress notifications).
+    Bookmark,
+}
+
+/// Waits for the feed's next item or, for a cached watch with bookmarks, the next bookmark time.
+async fn next(feed: &mut Feed, ticks: &mut Option<Interval>) -> Next {
+    match feed {
+        Feed::Cache(watcher) => tokio::select! {
+            step = watcher.next() => Next::Cached(step),
+            () = tick(ticks) => Next::Bookmark,
+        },
+        Feed::Store(watch) => Next::Stored(watch.next().await),
+    }
+}
+
+/// The next tick, or never without bookmarks.
+async fn tick(ticks: &mut Option<Interval>) {
+    match ticks {
+        Some(ticks) => {
+            ticks.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// How this watch renders objects: plain, or as one-row Tables for `kubectl get -w`.
@@ -149,6 +311,48 @@ impl Shape {
         let mut line = json!({"type": kind, "object": object}).to_string();
         line.push('\n');
         Bytes::from(line)
+    }
+
+    /// A line for a cached object at `revision` (its own, or a delete's).
+    fn cached_line(&self, kind: &str, object: &CachedObject, revision: Revision) -> Bytes {
+        if self.table {
+            return self.line(
+                kind,
+                object.to_value(&self.api_version, self.info.kind, revision),
+            );
+        }
+        let mut line = Vec::with_capacity(object.len() + 128);
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(b"\",\"object\":");
+        object.render(&mut line, &self.api_version, self.info.kind, revision);
+        line.extend_from_slice(b"}\n");
+        Bytes::from(line)
+    }
+
+    /// The line a cached event gives this watcher, if any: like [`Shape::event`].
+    fn cached_event(&self, event: &CachedEvent, filter: &Filter) -> Option<Bytes> {
+        let kind = match event.kind {
+            EventKind::Create => "ADDED",
+            EventKind::Update => "MODIFIED",
+            EventKind::Delete => "DELETED",
+        };
+        let revision = event.revision;
+        if filter.is_empty() {
+            return Some(self.cached_line(kind, &event.object, revision));
+        }
+        let selected = matches(filter, &event.object, revision);
+        let selected_before = match (event.kind, &event.prev) {
+            (EventKind::Update, Some(prev)) => Some(matches(filter, prev, prev.revision)),
+            _ => None,
+        };
+        let kind = match (selected, selected_before) {
+            (false, Some(true)) => "DELETED",
+            (false, _) => return None,
+            (true, Some(false)) => "ADDED",
+            (true, _) => kind,
+        };
+        Some(self.cached_line(kind, &event.object, revision))
     }
 
     fn event(&self, event: Event, filter: &Filter) -> Option<Bytes> {
@@ -277,5 +481,83 @@ mod tests {
                 .event(update(json!({}), json!({})), &everything)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn cached_events_render_like_stored_ones_and_honour_selectors() {
+        use std::sync::Arc;
+
+        use crate::cache::{CachedEvent, CachedObject};
+
+        let shape = Shape {
+            info: kubers_core::registry::find("", "v1", "configmaps").expect("configmaps"),
+            api_version: "v1".into(),
+            table: false,
+        };
+        let object = |labels: Value, revision| {
+            Arc::new(CachedObject::from_kv(&kv(labels, revision)).expect("object"))
+        };
+        let line = |event: &CachedEvent, filter: &Filter| {
+            shape.cached_event(event, filter).map(|line| {
+                let value: Value = serde_json::from_slice(&line).expect("json");
+                (
+                    value["type"].as_str().unwrap_or("").to_owned(),
+                    value["object"]["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                    value["object"]["kind"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+        };
+        let web = Filter::new(&Query {
+            label_selector: Some("app=web".into()),
+            ..Query::default()
+        })
+        .expect("valid");
+        let everything = Filter::new(&Query::default()).expect("valid");
+        let update = |before: Value, after: Value| CachedEvent {
+            kind: EventKind::Update,
+            revision: 4,
+            object: object(after, 4),
+            prev: Some(object(before, 3)),
+        };
+        let expect = |kind: &str, revision: &str| {
+            Some((kind.to_owned(), revision.to_owned(), "ConfigMap".to_owned()))
+        };
+        assert_eq!(
+            line(&update(json!({"app": "web"}), json!({"app": "db"})), &web),
+            expect("DELETED", "4")
+        );
+        assert_eq!(
+            line(&update(json!({"app": "db"}), json!({"app": "web"})), &web),
+            expect("ADDED", "4")
+        );
+        assert_eq!(
+            line(&update(json!({"app": "web"}), json!({"app": "web"})), &web),
+            expect("MODIFIED", "4")
+        );
+        assert_eq!(line(&update(json!({"app": "db"}), json!({})), &web), None);
+        // A delete shows the object as it was, at the delete's revision.
+        let delete = CachedEvent {
+            kind: EventKind::Delete,
+            revision: 9,
+            object: object(json!({"app": "web"}), 5),
+            prev: None,
+        };
+        assert_eq!(line(&delete, &web), expect("DELETED", "9"));
+        assert_eq!(line(&delete, &everything), expect("DELETED", "9"));
+        let by_field = |selector: &str| {
+            Filter::new(&Query {
+                field_selector: Some(selector.into()),
+                ..Query::default()
+            })
+            .expect("valid")
+        };
+        assert!(line(&delete, &by_field("metadata.name=c")).is_some());
+        assert!(line(&delete, &by_field("metadata.name=d")).is_none());
+        // Fields outside the metadata are read from the object itself.
+        assert!(line(&delete, &by_field("metadata.labels.app=web")).is_some());
+        assert!(line(&delete, &by_field("metadata.labels.app=db")).is_none());
     }
 }

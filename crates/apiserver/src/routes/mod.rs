@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 
 use crate::App;
 use crate::auth::authz::{self, Decision};
@@ -17,6 +17,12 @@ use crate::auth::{self, ConnectionIdentity};
 use crate::errors::ApiError;
 use crate::metrics;
 use crate::rest;
+
+/// Pod subresources served by the pod's kubelet (`rest::proxy`).
+const POD_LOG: &str = "/api/v1/namespaces/{namespace}/pods/{name}/log";
+const POD_EXEC: &str = "/api/v1/namespaces/{namespace}/pods/{name}/exec";
+const POD_ATTACH: &str = "/api/v1/namespaces/{namespace}/pods/{name}/attach";
+const POD_PORTFORWARD: &str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward";
 
 /// The whole HTTP surface of the API server.
 pub fn router(app: App) -> Router {
@@ -37,6 +43,10 @@ pub fn router(app: App) -> Router {
         .route("/openapi/v2", get(openapi::v2))
         .route("/openapi/v3", get(openapi::index))
         .route("/openapi/v3/{*path}", get(openapi::document))
+        .route(POD_LOG, any(rest::proxy::log))
+        .route(POD_EXEC, any(rest::proxy::exec))
+        .route(POD_ATTACH, any(rest::proxy::attach))
+        .route(POD_PORTFORWARD, any(rest::proxy::portforward))
         .fallback(rest::handle)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
         .layer(middleware::from_fn_with_state(app.clone(), metrics::record))

@@ -26,6 +26,10 @@ fn app(dir: &tempfile::TempDir, modes: &[&str]) -> App {
     let tokens = TokenFile::parse("bob-token,bob,1001,dev\n", "tokens.csv").expect("tokens");
     App {
         metrics: Arc::new(crate::metrics::Metrics::new(store.as_ref())),
+        caches: Arc::new(crate::cache::Caches::new(
+            Arc::clone(&store),
+            crate::cache::CacheConfig::default(),
+        )),
         store,
         authenticator: Authenticator::new(vec![Box::new(tokens)]),
         authorizer: authz::from_modes(&modes.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>())
@@ -41,6 +45,7 @@ fn app(dir: &tempfile::TempDir, modes: &[&str]) -> App {
         ),
         advertise_address: "127.0.0.1:6443".to_owned(),
         service_cidr: crate::Ipv4Cidr::parse("10.43.0.0/16").expect("cidr"),
+        kubelet: crate::rest::proxy::KubeletClient::anonymous().expect("kubelet client"),
     }
 }
 

@@ -410,7 +410,6 @@ pub fn container_config(
                 no_new_privs: security.allow_privilege_escalation == Some(false),
                 ..cri::LinuxContainerSecurityContext::default()
             }),
-            ..cri::LinuxContainerConfig::default()
         }),
         ..cri::ContainerConfig::default()
     })

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::NodeContext;
 use super::labels;
+use super::static_pods;
 use super::worker;
 
 /// How often CRI is relisted for container state changes.
@@ -36,14 +37,50 @@ pub async fn run(context: Arc<NodeContext>) {
     let (changed_tx, mut changed_rx) = mpsc::channel::<String>(1024);
     tokio::spawn(relist(context.clone(), changed_tx));
 
+    let (static_tx, mut static_rx) = mpsc::channel::<Vec<Pod>>(4);
+    tokio::spawn(static_pods::watch(
+        context.paths.pod_manifests(),
+        context.config.node_name.clone(),
+        static_tx,
+    ));
+    let mut static_set: HashMap<String, Pod> = HashMap::new();
+
     let mut workers: HashMap<String, WorkerHandle> = HashMap::new();
     let mut listing: Option<HashSet<String>> = None;
     loop {
         tokio::select! {
+            Some(pods) = static_rx.recv() => {
+                let previous = std::mem::take(&mut static_set);
+                for pod in &pods {
+                    if let Some(uid) = pod.metadata.uid.clone() {
+                        static_set.insert(uid, pod.clone());
+                    }
+                    apply(&context, &mut workers, pod.clone());
+                }
+                for uid in previous.keys() {
+                    if !static_set.contains_key(uid) {
+                        if let Some(handle) = workers.get(uid) {
+                            let _ = handle.desired.send(None);
+                        }
+                    }
+                }
+                let context = context.clone();
+                tokio::spawn(async move { static_pods::sync_mirrors(&context, &pods, &previous).await });
+            }
             event = events.next() => {
                 let Some(event) = event else { return };
                 match event {
                     Ok(watcher::Event::Init) => listing = Some(HashSet::new()),
+                    Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod))
+                        if static_pods::is_mirror(&pod) && pod.metadata.deletion_timestamp.is_none() => {}
+                    Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod) | watcher::Event::Delete(pod))
+                        if static_pods::is_mirror(&pod) =>
+                    {
+                        // A deleted (or deleting) mirror pod is recreated while its static pod exists.
+                        let context = context.clone();
+                        let pods: Vec<Pod> = static_set.values().cloned().collect();
+                        tokio::spawn(async move { static_pods::sync_mirrors(&context, &pods, &HashMap::new()).await });
+                    }
                     Ok(watcher::Event::InitApply(pod)) => {
                         if let (Some(seen), Some(uid)) = (listing.as_mut(), pod.metadata.uid.clone()) {
                             seen.insert(uid);
@@ -51,7 +88,8 @@ pub async fn run(context: Arc<NodeContext>) {
                         apply(&context, &mut workers, pod);
                     }
                     Ok(watcher::Event::InitDone) => {
-                        if let Some(seen) = listing.take() {
+                        if let Some(mut seen) = listing.take() {
+                            seen.extend(static_set.keys().cloned());
                             for (uid, handle) in &workers {
                                 if !seen.contains(uid) {
                                     let _ = handle.desired.send(None);

@@ -3,16 +3,20 @@
 pub mod atomic_writer;
 pub mod cri_config;
 pub mod env;
+pub mod hooks;
 pub mod labels;
 pub mod manager;
 pub mod runtime;
+pub mod static_pods;
 pub mod status;
 pub mod volumes;
 pub mod worker;
 
 use crate::config::{AgentConfig, AgentPaths};
 use crate::cri::Cri;
+use crate::events::Recorder;
 use crate::node::system::SystemInfo;
+use crate::probes::ProbeResults;
 
 /// What every pod worker shares.
 #[derive(Clone)]
@@ -27,6 +31,10 @@ pub struct NodeContext {
     pub paths: AgentPaths,
     /// The machine's facts.
     pub system: SystemInfo,
+    /// Records pod events.
+    pub recorder: Recorder,
+    /// Probe results of running containers.
+    pub probes: ProbeResults,
 }
 
 impl std::fmt::Debug for NodeContext {

@@ -118,7 +118,7 @@ fn container_status(
     container: &Container,
     observed: &Observed,
     waiting: &WaitingReasons,
-    ready_probe: &(dyn Fn(&str) -> bool + Sync),
+    probe: &(dyn Fn(&str) -> (bool, bool) + Sync),
     previous: Option<&ContainerStatus>,
 ) -> ContainerStatus {
     let (latest, before) = observed.attempts(&container.name);
@@ -185,8 +185,8 @@ fn container_status(
             .map(|status| status.image_ref.clone())
             .unwrap_or_default(),
         container_id: latest.map(|status| format!("containerd://{}", status.id)),
-        ready: running && ready_probe(&container.name),
-        started: Some(running),
+        ready: running && probe(&container.name).0,
+        started: Some(running && probe(&container.name).1),
         restart_count,
         state: Some(state),
         last_state: Some(last_state.unwrap_or_default()),
@@ -244,8 +244,8 @@ pub fn qos_class(pod: &Pod) -> &'static str {
 pub struct StatusInputs<'a> {
     /// Why containers wait.
     pub waiting: &'a WaitingReasons,
-    /// Whether a running container passes its readiness checks.
-    pub ready: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Whether a running container is ready and started (by its probes).
+    pub probe: &'a (dyn Fn(&str) -> (bool, bool) + Sync),
     /// The node's address.
     pub host_ip: &'a str,
     /// When the kubelet first saw the pod.
@@ -276,7 +276,7 @@ pub fn pod_status(pod: &Pod, observed: &Observed, inputs: &StatusInputs<'_>) -> 
                 container,
                 observed,
                 inputs.waiting,
-                &|_| true,
+                &|_| (true, true),
                 previous.as_ref(),
             );
             if status.state.as_ref().is_some_and(|state| {
@@ -299,7 +299,7 @@ pub fn pod_status(pod: &Pod, observed: &Observed, inputs: &StatusInputs<'_>) -> 
                 container,
                 observed,
                 inputs.waiting,
-                inputs.ready,
+                inputs.probe,
                 previous.as_ref(),
             )
         })
@@ -556,7 +556,10 @@ mod tests {
             }),
             ..ContainerStatus::default()
         };
-        assert_eq!(phase_of(&[running.clone()], "Always"), "Running");
+        assert_eq!(
+            phase_of(std::slice::from_ref(&running), "Always"),
+            "Running"
+        );
         assert_eq!(phase_of(&[exited(0)], "Never"), "Succeeded");
         assert_eq!(phase_of(&[exited(1)], "Never"), "Failed");
         assert_eq!(phase_of(&[exited(1)], "OnFailure"), "Running");

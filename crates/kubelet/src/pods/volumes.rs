@@ -53,13 +53,11 @@ async fn prepare_one(
         let path = PathBuf::from(&host_path.path);
         match host_path.type_.as_deref().unwrap_or("") {
             "DirectoryOrCreate" => std::fs::create_dir_all(&path).map_err(io)?,
-            "FileOrCreate" => {
-                if !path.exists() {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).map_err(io)?;
-                    }
-                    std::fs::write(&path, b"").map_err(io)?;
+            "FileOrCreate" if !path.exists() => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
                 }
+                std::fs::write(&path, b"").map_err(io)?;
             }
             "Directory" if !path.is_dir() => {
                 return Err(format!(

@@ -14,12 +14,16 @@ use tokio::sync::{Notify, watch};
 use super::NodeContext;
 use super::cri_config::{self, ManagedFiles};
 use super::env::container_env;
+use super::hooks;
 use super::runtime;
+use super::static_pods;
 use super::status::{self, Observed, StatusInputs, WaitingReasons, attempt};
 use super::volumes::{self, VolumePaths};
 use crate::cgroups;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::images::pull::effective_policy;
+use crate::probes::ProbeTarget;
 
 /// First restart delay after a crash, doubled up to [`MAX_BACKOFF`] (upstream's values).
 const INITIAL_BACKOFF: Duration = Duration::from_secs(10);
@@ -41,6 +45,7 @@ enum Next {
 /// A pod's worker state between syncs.
 struct PodWorker {
     context: Arc<NodeContext>,
+    wake: Arc<Notify>,
     start_time: Option<Time>,
     backoff: HashMap<String, Duration>,
     waiting: WaitingReasons,
@@ -57,6 +62,7 @@ pub async fn run(
 ) {
     let mut worker = PodWorker {
         context,
+        wake: wake.clone(),
         start_time: None,
         backoff: HashMap::new(),
         waiting: WaitingReasons::new(),
@@ -117,7 +123,10 @@ impl PodWorker {
                         .and_then(|spec| spec.termination_grace_period_seconds)
                 })
                 .unwrap_or(30);
-            self.tear_down(&uid, grace).await?;
+            let (observed, sandboxes) = runtime::observe(&self.context.cri, &uid).await?;
+            self.stop_containers_gracefully_with(pod, &observed, &sandboxes, grace)
+                .await?;
+            self.tear_down(&uid, 0).await?;
             self.delete_object(pod).await?;
             return Ok(Next::Done);
         }
@@ -143,6 +152,34 @@ impl PodWorker {
             .restart_policy
             .clone()
             .unwrap_or_else(|| "Always".to_string());
+        let mut deadline_wait = RESYNC;
+        if let (Some(deadline), Some(start)) =
+            (spec.active_deadline_seconds, self.start_time.as_ref())
+        {
+            let elapsed = jiff::Timestamp::now().duration_since(start.0).as_secs();
+            if elapsed >= deadline {
+                let message =
+                    "Pod was active on the node longer than the specified deadline".to_string();
+                self.context.recorder.pod(
+                    pod,
+                    None,
+                    EventType::Normal,
+                    "DeadlineExceeded",
+                    message.clone(),
+                );
+                self.stop_containers_gracefully(pod, &observed, &sandboxes)
+                    .await?;
+                (observed, _) = runtime::observe(&self.context.cri, &uid).await?;
+                let forced = (
+                    "Failed".to_string(),
+                    "DeadlineExceeded".to_string(),
+                    message,
+                );
+                self.write_status(pod, &observed, Some(forced)).await?;
+                return Ok(Next::After(RESYNC));
+            }
+            deadline_wait = Duration::from_secs((deadline - elapsed).max(1) as u64);
+        }
 
         if !observed.sandbox_ready() && pod_finished(&spec.containers, &observed, &restart_policy) {
             self.write_status(pod, &observed, None).await?;
@@ -153,6 +190,13 @@ impl PodWorker {
             Ok(paths) => paths,
             Err(message) => {
                 tracing::warn!(pod = %pod_key(pod), %message, "volume setup failed");
+                self.context.recorder.pod(
+                    pod,
+                    None,
+                    EventType::Warning,
+                    "FailedMount",
+                    message.clone(),
+                );
                 self.write_status(pod, &observed, None).await?;
                 return Ok(Next::After(RETRY));
             }
@@ -177,6 +221,13 @@ impl PodWorker {
                 .await
             {
                 tracing::warn!(pod = %pod_key(pod), error = %status.message(), "creating the pod sandbox failed");
+                self.context.recorder.pod(
+                    pod,
+                    None,
+                    EventType::Warning,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {}", status.message()),
+                );
                 self.write_status(pod, &observed, None).await?;
                 return Ok(Next::After(RETRY));
             }
@@ -188,7 +239,7 @@ impl PodWorker {
         let pod_ip = observed.pod_ip();
         let files = self.managed_files(pod, &pod_ip)?;
 
-        let mut next = RESYNC;
+        let mut next = deadline_wait;
         let mut progressed = false;
         let mut init_pending = false;
         for container in spec.init_containers.iter().flatten() {
@@ -301,8 +352,141 @@ impl PodWorker {
         if progressed {
             (observed, _) = runtime::observe(&self.context.cri, &uid).await?;
         }
+        if self.check_probes(pod, &observed, &pod_ip).await {
+            next = next.min(Duration::from_millis(200));
+        }
+        self.remove_dead_containers(&observed).await;
         self.write_status(pod, &observed, None).await?;
         Ok(Next::After(next))
+    }
+
+    /// Starts probers for running containers, stops those of gone containers, and kills containers
+    /// whose liveness or startup probe failed. Returns whether it killed one.
+    async fn check_probes(&mut self, pod: &Pod, observed: &Observed, pod_ip: &str) -> bool {
+        let Some(spec) = pod.spec.as_ref() else {
+            return false;
+        };
+        let all: Vec<String> = observed
+            .containers
+            .iter()
+            .map(|status| status.id.clone())
+            .collect();
+        let mut running = Vec::new();
+        let mut killed = false;
+        let shared = Arc::new(pod.clone());
+        for container in &spec.containers {
+            let (Some(latest), _) = observed.attempts(&container.name) else {
+                continue;
+            };
+            if latest.state != cri::ContainerState::ContainerRunning as i32 {
+                continue;
+            }
+            running.push(latest.id.clone());
+            self.context.probes.ensure(ProbeTarget {
+                cri: self.context.cri.clone(),
+                recorder: self.context.recorder.clone(),
+                pod: shared.clone(),
+                container: container.clone(),
+                container_id: latest.id.clone(),
+                pod_ip: pod_ip.to_string(),
+                wake: self.wake.clone(),
+            });
+            if let Some(kind) = self.context.probes.state(&latest.id, container).failed {
+                self.context.recorder.pod(
+                    pod,
+                    Some(&container.name),
+                    EventType::Normal,
+                    "Killing",
+                    format!(
+                        "Container {} failed {kind} probe, will be restarted",
+                        container.name
+                    ),
+                );
+                let probe = if kind == "startup" {
+                    &container.startup_probe
+                } else {
+                    &container.liveness_probe
+                };
+                let grace = probe
+                    .as_ref()
+                    .and_then(|probe| probe.termination_grace_period_seconds)
+                    .or(spec.termination_grace_period_seconds)
+                    .unwrap_or(30);
+                self.run_pre_stop(pod, container, &latest.id, pod_ip, grace)
+                    .await;
+                if let Err(error) =
+                    runtime::stop_container(&self.context.cri, &latest.id, grace).await
+                {
+                    tracing::warn!(pod = %pod_key(pod), %error, "stopping an unhealthy container failed");
+                }
+                running.pop();
+                killed = true;
+            }
+        }
+        self.context.probes.retain_for_pod(&all, &running);
+        killed
+    }
+
+    /// Garbage: keeps the newest two attempts of each container (the current one and the one
+    /// `lastState` and `kubectl logs --previous` show) and removes older exited ones.
+    async fn remove_dead_containers(&self, observed: &Observed) {
+        let mut by_name: HashMap<String, Vec<&cri::ContainerStatus>> = HashMap::new();
+        for status in &observed.containers {
+            let name = status
+                .metadata
+                .as_ref()
+                .map(|metadata| metadata.name.clone())
+                .unwrap_or_default();
+            by_name.entry(name).or_default().push(status);
+        }
+        for attempts in by_name.values_mut() {
+            attempts.sort_by_key(|status| std::cmp::Reverse((attempt(status), status.created_at)));
+            for old in attempts.iter().skip(2) {
+                if old.state == cri::ContainerState::ContainerExited as i32 {
+                    if let Err(error) = runtime::remove_container(&self.context.cri, &old.id).await
+                    {
+                        tracing::debug!(%error, "removing a dead container failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a container's preStop hook, bounded by the grace period.
+    async fn run_pre_stop(
+        &self,
+        pod: &Pod,
+        container: &Container,
+        container_id: &str,
+        pod_ip: &str,
+        grace: i64,
+    ) {
+        let Some(handler) = container
+            .lifecycle
+            .as_ref()
+            .and_then(|lifecycle| lifecycle.pre_stop.as_ref())
+        else {
+            return;
+        };
+        let limit = Duration::from_secs(grace.max(0) as u64);
+        if let Err(message) = hooks::run(
+            &self.context,
+            container_id,
+            container,
+            pod_ip,
+            handler,
+            limit,
+        )
+        .await
+        {
+            self.context.recorder.pod(
+                pod,
+                Some(&container.name),
+                EventType::Warning,
+                "FailedPreStopHook",
+                format!("PreStopHook failed: {message}"),
+            );
+        }
     }
 
     /// Whether a container must wait before its next restart; sets the waiting reason if so and
@@ -324,6 +508,24 @@ impl PodWorker {
                     pod.metadata.namespace.as_deref().unwrap_or_default(),
                     pod.metadata.uid.as_deref().unwrap_or_default()
                 );
+                let entering = self
+                    .waiting
+                    .get(name)
+                    .is_none_or(|(reason, _)| reason != "CrashLoopBackOff");
+                if entering {
+                    self.context.recorder.pod(
+                        pod,
+                        Some(name),
+                        EventType::Warning,
+                        "BackOff",
+                        format!(
+                            "Back-off restarting failed container {name} in pod {}_{}({})",
+                            pod.metadata.name.as_deref().unwrap_or_default(),
+                            pod.metadata.namespace.as_deref().unwrap_or_default(),
+                            pod.metadata.uid.as_deref().unwrap_or_default()
+                        ),
+                    );
+                }
                 self.waiting
                     .insert(name.to_string(), ("CrashLoopBackOff".to_string(), message));
                 return Some(delay - since);
@@ -419,13 +621,48 @@ impl PodWorker {
             .await
             .map_err(|error| ("ErrImagePull".to_string(), error.to_string()))?;
         if policy == "Never" && !present {
+            self.context.recorder.pod(
+                pod,
+                Some(&container.name),
+                EventType::Warning,
+                "ErrImageNeverPull",
+                format!("Container image {image:?} is not present with pull policy of Never"),
+            );
             return Err((
                 "ErrImageNeverPull".to_string(),
                 format!("Container image {image:?} is not present with pull policy of Never"),
             ));
         }
+        if policy == "IfNotPresent" && present {
+            self.context.recorder.pod(
+                pod,
+                Some(&container.name),
+                EventType::Normal,
+                "Pulled",
+                format!("Container image {image:?} already present on machine"),
+            );
+        }
         if policy == "Always" || !present {
-            if let Err(message) = runtime::pull_image(&self.context.cri, &image, None).await {
+            self.context.recorder.pod(
+                pod,
+                Some(&container.name),
+                EventType::Normal,
+                "Pulling",
+                format!("Pulling image {image:?}"),
+            );
+            let pull_started = std::time::Instant::now();
+            let pulled = runtime::pull_image(&self.context.cri, &image, None).await;
+            if pulled.is_ok() {
+                let elapsed = pull_started.elapsed();
+                self.context.recorder.pod(
+                    pod,
+                    Some(&container.name),
+                    EventType::Normal,
+                    "Pulled",
+                    format!("Successfully pulled image {image:?} in {elapsed:.3?} ({elapsed:.3?} including waiting)"),
+                );
+            }
+            if let Err(message) = pulled {
                 let reason = if self
                     .waiting
                     .get(&container.name)
@@ -437,10 +674,22 @@ impl PodWorker {
                     "ErrImagePull"
                 };
                 if !present {
-                    return Err((
-                        reason.to_string(),
-                        format!("failed to pull and unpack image {image:?}: {message}"),
-                    ));
+                    let message = format!("failed to pull and unpack image {image:?}: {message}");
+                    self.context.recorder.pod(
+                        pod,
+                        Some(&container.name),
+                        EventType::Warning,
+                        "Failed",
+                        format!("Failed to pull image {image:?}: {message}"),
+                    );
+                    self.context.recorder.pod(
+                        pod,
+                        Some(&container.name),
+                        EventType::Warning,
+                        "Failed",
+                        format!("Error: {reason}"),
+                    );
+                    return Err((reason.to_string(), message));
                 }
             }
         }
@@ -493,12 +742,20 @@ impl PodWorker {
                 )
             })?
             .into_inner();
+        self.context.recorder.pod(
+            pod,
+            Some(&container.name),
+            EventType::Normal,
+            "Created",
+            format!("Created container: {}", container.name),
+        );
+        let container_id = created.container_id;
         self.context
             .cri
             .runtime
             .clone()
             .start_container(cri::StartContainerRequest {
-                container_id: created.container_id,
+                container_id: container_id.clone(),
             })
             .await
             .map_err(|status| {
@@ -507,6 +764,39 @@ impl PodWorker {
                     status.message().to_string(),
                 )
             })?;
+        self.context.recorder.pod(
+            pod,
+            Some(&container.name),
+            EventType::Normal,
+            "Started",
+            format!("Started container {}", container.name),
+        );
+        if let Some(handler) = container
+            .lifecycle
+            .as_ref()
+            .and_then(|lifecycle| lifecycle.post_start.as_ref())
+        {
+            if let Err(message) = hooks::run(
+                &self.context,
+                &container_id,
+                container,
+                pod_ip,
+                handler,
+                Duration::from_secs(30),
+            )
+            .await
+            {
+                self.context.recorder.pod(
+                    pod,
+                    Some(&container.name),
+                    EventType::Warning,
+                    "FailedPostStartHook",
+                    format!("PostStartHook failed: {message}"),
+                );
+                let _ = runtime::stop_container(&self.context.cri, &container_id, 0).await;
+                return Err(("PostStartHookError".to_string(), message));
+            }
+        }
         Ok(())
     }
 
@@ -535,6 +825,76 @@ impl PodWorker {
                 ),
             );
         }
+    }
+
+    /// Stops a pod's running containers with its termination grace period.
+    async fn stop_containers_gracefully(
+        &self,
+        pod: &Pod,
+        observed: &Observed,
+        sandboxes: &[cri::PodSandbox],
+    ) -> Result<()> {
+        let grace = pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.termination_grace_period_seconds)
+            .unwrap_or(30);
+        self.stop_containers_gracefully_with(pod, observed, sandboxes, grace)
+            .await
+    }
+
+    /// Runs preStop hooks and stops the running containers (all at once, each with `grace` seconds,
+    /// the hook's time included), recording `Killing` events, then stops the sandboxes.
+    async fn stop_containers_gracefully_with(
+        &self,
+        pod: &Pod,
+        observed: &Observed,
+        sandboxes: &[cri::PodSandbox],
+        grace: i64,
+    ) -> Result<()> {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let pod_ip = observed.pod_ip();
+        let containers: Vec<&Container> = spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .collect();
+        let stops = observed
+            .containers
+            .iter()
+            .filter(|status| status.state == cri::ContainerState::ContainerRunning as i32)
+            .map(|status| {
+                let name = status
+                    .metadata
+                    .as_ref()
+                    .map(|metadata| metadata.name.clone())
+                    .unwrap_or_default();
+                let container = containers
+                    .iter()
+                    .find(|container| container.name == name)
+                    .copied();
+                let pod_ip = pod_ip.clone();
+                async move {
+                    self.context.recorder.pod(
+                        pod,
+                        Some(&name),
+                        EventType::Normal,
+                        "Killing",
+                        format!("Stopping container {name}"),
+                    );
+                    let started = std::time::Instant::now();
+                    if let Some(container) = container {
+                        self.run_pre_stop(pod, container, &status.id, &pod_ip, grace)
+                            .await;
+                    }
+                    let remaining = (grace - started.elapsed().as_secs() as i64).max(2.min(grace));
+                    runtime::stop_container(&self.context.cri, &status.id, remaining).await
+                }
+            });
+        for result in futures::future::join_all(stops).await {
+            result?;
+        }
+        self.stop_everything(observed, sandboxes, 0).await
     }
 
     /// Stops every container (with the grace period) and every sandbox of the pod.
@@ -637,10 +997,22 @@ impl PodWorker {
             .clone()
             .unwrap_or_else(|| Time(jiff::Timestamp::now()));
         let host_ip = self.context.config.node_ip.to_string();
-        let ready = |_: &str| true;
+        let mut probe_states: HashMap<String, (bool, bool)> = HashMap::new();
+        if let Some(spec) = pod.spec.as_ref() {
+            for container in &spec.containers {
+                if let (Some(latest), _) = observed.attempts(&container.name) {
+                    let state = self.context.probes.state(&latest.id, container);
+                    probe_states.insert(
+                        container.name.clone(),
+                        (state.ready && state.started, state.started),
+                    );
+                }
+            }
+        }
+        let probe = |name: &str| probe_states.get(name).copied().unwrap_or((true, true));
         let inputs = StatusInputs {
             waiting: &self.waiting,
-            ready: &ready,
+            probe: &probe,
             host_ip: &host_ip,
             start_time,
             forced,
@@ -651,7 +1023,17 @@ impl PodWorker {
         if self.last_written.as_ref() == Some(&desired) {
             return Ok(());
         }
-        let current = pod
+        // A static pod's status goes to its mirror pod in the API.
+        let mirror = if static_pods::is_static(pod) {
+            match static_pods::mirror_of(&self.context, pod).await {
+                Some(mirror) => Some(mirror),
+                None => return Ok(()),
+            }
+        } else {
+            None
+        };
+        let target = mirror.as_ref().unwrap_or(pod);
+        let current = target
             .status
             .as_ref()
             .and_then(|status| serde_json::to_value(status).ok())
@@ -664,7 +1046,7 @@ impl PodWorker {
             self.context.client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or_default(),
         );
-        let patch = serde_json::json!({"metadata": {"uid": pod.metadata.uid}, "status": diff});
+        let patch = serde_json::json!({"metadata": {"uid": target.metadata.uid}, "status": diff});
         match api
             .patch_status(
                 pod.metadata.name.as_deref().unwrap_or_default(),

@@ -1,15 +1,21 @@
-//! End to end: a real `kubers server` driven by real clients: kubectl 1.33 and 1.35, and the official
-//! Python client. Each file covers one area; this one holds the shared helpers.
+//! End to end: a real `kubers server` driven by real clients: kubectl 1.33 and 1.35, the official
+//! Python client and kube-rs. Each file covers one area; this one holds the shared helpers.
 
+mod apply;
 mod auth;
 mod clients;
 mod cluster;
 mod controllers;
 mod durability;
+mod kube_rs;
 mod lifecycle;
 mod objects;
 mod openapi;
+mod pods;
+mod scheduler;
 mod streams;
+mod streams_pods;
+mod watch_cache;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,0 +1,297 @@
+//! Static pods: Pod manifests in `DIR/agent/pod-manifests/` that the agent runs on its own, read at
+//! start and every 20 s (upstream's file source period), each mirrored into the API as a mirror pod
+//! (`kubernetes.io/config.mirror`) that shows its status and is recreated if deleted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use ring::digest::{SHA256, digest};
+use tokio::sync::mpsc;
+
+use super::NodeContext;
+
+/// How often the manifest folder is read.
+pub const READ_INTERVAL: Duration = Duration::from_secs(20);
+/// Annotation naming where a pod came from (`file` for static pods).
+pub const CONFIG_SOURCE: &str = "kubernetes.io/config.source";
+/// Annotation with the static pod's hash (its UID on the node).
+pub const CONFIG_HASH: &str = "kubernetes.io/config.hash";
+/// Annotation marking a mirror pod, with the static pod's hash.
+pub const CONFIG_MIRROR: &str = "kubernetes.io/config.mirror";
+
+/// Whether a pod from the API is the mirror of a static pod.
+pub fn is_mirror(pod: &Pod) -> bool {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|annotations| annotations.contains_key(CONFIG_MIRROR))
+}
+
+/// Whether a pod is a static pod (from a manifest file).
+pub fn is_static(pod: &Pod) -> bool {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(CONFIG_SOURCE))
+        .is_some_and(|source| source == "file")
+}
+
+/// Reads the manifests when the folder changes (inotify) and every [`READ_INTERVAL`], and sends the
+/// full set of static pods whenever it changed.
+pub async fn watch(folder: std::path::PathBuf, node_name: String, sender: mpsc::Sender<Vec<Pod>>) {
+    let changed = std::sync::Arc::new(tokio::sync::Notify::new());
+    watch_folder(&folder, changed.clone());
+    let mut last: Option<Vec<String>> = None;
+    loop {
+        let pods = read_folder(&folder, &node_name);
+        let hashes: Vec<String> = pods
+            .iter()
+            .filter_map(|pod| pod.metadata.uid.clone())
+            .collect();
+        if last.as_ref() != Some(&hashes) {
+            if sender.send(pods).await.is_err() {
+                return;
+            }
+            last = Some(hashes);
+        }
+        tokio::select! {
+            _ = changed.notified() => {}
+            _ = tokio::time::sleep(READ_INTERVAL) => {}
+        }
+    }
+}
+
+/// Signals `changed` whenever a file in `folder` is written, moved or removed. Without inotify the
+/// periodic read still picks changes up.
+fn watch_folder(folder: &Path, changed: std::sync::Arc<tokio::sync::Notify>) {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let inotify = match Inotify::init(InitFlags::IN_CLOEXEC) {
+        Ok(inotify) => inotify,
+        Err(error) => {
+            tracing::warn!(%error, "inotify is unavailable; static pods are read every 20 s");
+            return;
+        }
+    };
+    let mask = AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_CREATE;
+    if let Err(error) = inotify.add_watch(folder, mask) {
+        tracing::warn!(%error, folder = %folder.display(), "cannot watch the static pod folder");
+        return;
+    }
+    std::thread::spawn(move || {
+        while inotify.read_events().is_ok() {
+            changed.notify_one();
+        }
+    });
+}
+
+/// The static pods defined in `folder` (files ending in .yaml, .yml or .json; others and unreadable
+/// ones are skipped with a log line).
+pub fn read_folder(folder: &Path, node_name: &str) -> Vec<Pod> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries.flatten().map(|entry| entry.path()).collect();
+    files.sort();
+    let mut pods = Vec::new();
+    for path in files {
+        let extension = path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .unwrap_or_default();
+        if !["yaml", "yml", "json"].contains(&extension) {
+            continue;
+        }
+        match std::fs::read(&path)
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| static_pod(&bytes, &path, node_name))
+        {
+            Ok(pod) => pods.push(pod),
+            Err(error) => {
+                tracing::warn!(file = %path.display(), %error, "skipping a static pod manifest")
+            }
+        }
+    }
+    pods
+}
+
+/// Turns a manifest into the static pod the node runs: named `NAME-NODE`, bound to the node, with a
+/// UID and `config.hash` derived from the manifest, the file and the node.
+pub fn static_pod(bytes: &[u8], path: &Path, node_name: &str) -> Result<Pod, String> {
+    let mut pod: Pod = serde_yaml::from_slice(bytes).map_err(|error| error.to_string())?;
+    let name = pod
+        .metadata
+        .name
+        .clone()
+        .filter(|name| !name.is_empty())
+        .ok_or("the pod has no name")?;
+    let mut hasher = Vec::with_capacity(bytes.len() + 256);
+    hasher.extend_from_slice(bytes);
+    hasher.extend_from_slice(path.display().to_string().as_bytes());
+    hasher.extend_from_slice(node_name.as_bytes());
+    let hash: String = digest(&SHA256, &hasher).as_ref()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    pod.metadata.name = Some(format!("{name}-{node_name}"));
+    pod.metadata.namespace = Some(
+        pod.metadata
+            .namespace
+            .clone()
+            .filter(|namespace| !namespace.is_empty())
+            .unwrap_or_else(|| "default".to_string()),
+    );
+    pod.metadata.uid = Some(hash.clone());
+    let annotations = pod.metadata.annotations.get_or_insert_with(BTreeMap::new);
+    annotations.insert(CONFIG_SOURCE.to_string(), "file".to_string());
+    annotations.insert(CONFIG_HASH.to_string(), hash);
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    spec.node_name = Some(node_name.to_string());
+    spec.restart_policy
+        .get_or_insert_with(|| "Always".to_string());
+    spec.termination_grace_period_seconds.get_or_insert(30);
+    spec.dns_policy
+        .get_or_insert_with(|| "ClusterFirst".to_string());
+    spec.enable_service_links.get_or_insert(true);
+    for container in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
+        container
+            .termination_message_path
+            .get_or_insert_with(|| "/dev/termination-log".to_string());
+        container
+            .termination_message_policy
+            .get_or_insert_with(|| "File".to_string());
+    }
+    pod.status = None;
+    Ok(pod)
+}
+
+/// Makes the API's mirror pods match the static pods: creates missing ones, replaces stale ones and
+/// deletes mirrors whose static pod is gone.
+pub async fn sync_mirrors(context: &NodeContext, pods: &[Pod], previous: &HashMap<String, Pod>) {
+    let node_uid = Api::<Node>::all(context.client.clone())
+        .get_opt(&context.config.node_name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|node| node.metadata.uid);
+    for pod in pods {
+        if let Err(error) = ensure_mirror(context, pod, node_uid.as_deref()).await {
+            tracing::warn!(pod = %super::worker::pod_key(pod), %error, "creating the mirror pod failed");
+        }
+    }
+    for (uid, old) in previous {
+        if pods
+            .iter()
+            .all(|pod| pod.metadata.uid.as_deref() != Some(uid.as_str()))
+        {
+            delete_mirror(context, old).await;
+        }
+    }
+}
+
+/// Reads a static pod's mirror from the API.
+pub async fn mirror_of(context: &NodeContext, pod: &Pod) -> Option<Pod> {
+    let api: Api<Pod> = Api::namespaced(
+        context.client.clone(),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    let mirror = api
+        .get_opt(pod.metadata.name.as_deref().unwrap_or_default())
+        .await
+        .ok()
+        .flatten()?;
+    let hash = pod.metadata.uid.as_deref();
+    let matches = mirror
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(CONFIG_MIRROR))
+        .map(String::as_str)
+        == hash;
+    matches.then_some(mirror)
+}
+
+async fn ensure_mirror(
+    context: &NodeContext,
+    pod: &Pod,
+    node_uid: Option<&str>,
+) -> Result<(), kube::Error> {
+    let namespace = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(context.client.clone(), &namespace);
+    let hash = pod.metadata.uid.clone().unwrap_or_default();
+    if let Some(existing) = api.get_opt(&name).await? {
+        let current = existing
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(CONFIG_MIRROR));
+        if current == Some(&hash) && existing.metadata.deletion_timestamp.is_none() {
+            return Ok(());
+        }
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: existing.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let _ = api.delete(&name, &params).await;
+    }
+    let mut mirror = pod.clone();
+    mirror.metadata.uid = None;
+    mirror.metadata.resource_version = None;
+    mirror
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(CONFIG_MIRROR.to_string(), hash);
+    if let Some(node_uid) = node_uid {
+        mirror.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "v1".to_string(),
+            kind: "Node".to_string(),
+            name: context.config.node_name.clone(),
+            uid: node_uid.to_string(),
+            controller: Some(true),
+            ..OwnerReference::default()
+        }]);
+    }
+    api.create(&PostParams::default(), &mirror).await?;
+    Ok(())
+}
+
+async fn delete_mirror(context: &NodeContext, pod: &Pod) {
+    if let Some(mirror) = mirror_of(context, pod).await {
+        let api: Api<Pod> = Api::namespaced(
+            context.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: mirror.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        let _ = api
+            .delete(mirror.metadata.name.as_deref().unwrap_or_default(), &params)
+            .await;
+    }
+}
