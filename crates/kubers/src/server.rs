@@ -133,7 +133,10 @@ async fn run_in_cluster_components(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
     let client = kube::Client::try_from(kube_config.clone())?;
-    let controllers = tokio::spawn(kubers_controllers::run(client.clone(), controllers));
+    let controllers = tokio::spawn(kubers_controllers::run(
+        kubers_controllers::client(kube_config.clone())?,
+        controllers,
+    ));
     let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
     let scheduler = tokio::spawn(kubers_scheduler::run(
         client,

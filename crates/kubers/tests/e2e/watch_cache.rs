@@ -25,6 +25,8 @@ fn names(list: &str) -> Vec<String> {
         .expect("items")
         .iter()
         .map(|item| item["metadata"]["name"].as_str().unwrap_or("").to_owned())
+        // The root CA publisher's ConfigMap is in every namespace.
+        .filter(|name| name != "kube-root-ca.crt")
         .collect()
 }
 
@@ -33,6 +35,8 @@ fn events(stream: &str) -> Vec<(String, String)> {
     stream
         .lines()
         .filter(|line| !line.trim().is_empty())
+        // The root CA publisher's ConfigMap is in every namespace.
+        .filter(|line| !line.contains("\"name\":\"kube-root-ca.crt\""))
         .map(|line| {
             let event: Value = serde_json::from_str(line).expect("a JSON watch event");
             (
