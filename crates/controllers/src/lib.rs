@@ -68,9 +68,22 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);
     ttl_after_finished::start(client.clone(), &informers);
+    garbage_collector::start(client.clone(), &informers);
     informers.start();
-    tokio::spawn(garbage_collector::run(client.clone()));
     node_ipam::run(client, config.cluster_cidr).await;
+}
+
+/// The user agent of the controller manager's requests: upstream's, so that its writes are recorded
+/// in `managedFields` under the manager `kube-controller-manager`.
+pub const USER_AGENT: &str = "kube-controller-manager/v1.34.0 (linux/amd64) kubernetes/kubers";
+
+/// A client for the controllers from the admin `config`, identified as `kube-controller-manager`.
+pub fn client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
+    kube::Client::try_from(config)
 }
 
 /// Settings shared by the controllers.

@@ -8,13 +8,14 @@ pub mod graph;
 mod monitors;
 mod workers;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kube::core::discovery::ApiResource;
 use tokio::sync::mpsc;
 
 use self::graph::{Graph, Work};
+use crate::informer::Informers;
 use crate::queue::{WorkQueue, run_workers};
 
 /// Workers checking objects for deletion (upstream runs 20).
@@ -56,9 +57,41 @@ impl Collector {
     }
 }
 
-/// Discovers the resources, starts a monitor for each deletable one, and the workers once every
-/// monitor listed.
-pub async fn run(client: kube::Client) {
+/// Feeds the graph from the controller manager's shared informers (register before they start),
+/// then runs the collector.
+pub fn start(client: kube::Client, informers: &Informers) {
+    use k8s_openapi::api::{apps, batch, coordination, core, discovery};
+    let (changes, incoming) = mpsc::unbounded_channel();
+    let shared: HashSet<(String, String)> = [
+        monitors::feed::<core::v1::Pod>(informers, &changes),
+        monitors::feed::<core::v1::Namespace>(informers, &changes),
+        monitors::feed::<core::v1::Node>(informers, &changes),
+        monitors::feed::<core::v1::Service>(informers, &changes),
+        monitors::feed::<core::v1::Endpoints>(informers, &changes),
+        monitors::feed::<core::v1::ConfigMap>(informers, &changes),
+        monitors::feed::<core::v1::ServiceAccount>(informers, &changes),
+        monitors::feed::<core::v1::ReplicationController>(informers, &changes),
+        monitors::feed::<apps::v1::ReplicaSet>(informers, &changes),
+        monitors::feed::<apps::v1::Deployment>(informers, &changes),
+        monitors::feed::<apps::v1::DaemonSet>(informers, &changes),
+        monitors::feed::<apps::v1::StatefulSet>(informers, &changes),
+        monitors::feed::<batch::v1::Job>(informers, &changes),
+        monitors::feed::<discovery::v1::EndpointSlice>(informers, &changes),
+        monitors::feed::<coordination::v1::Lease>(informers, &changes),
+    ]
+    .into_iter()
+    .collect();
+    tokio::spawn(run(client, shared, changes, incoming));
+}
+
+/// Discovers the resources, starts a monitor for each deletable one the shared informers do not
+/// cover, and the workers once every monitor and informer listed.
+async fn run(
+    client: kube::Client,
+    shared: HashSet<(String, String)>,
+    changes: mpsc::UnboundedSender<monitors::Change>,
+    mut incoming: mpsc::UnboundedReceiver<monitors::Change>,
+) {
     let served = loop {
         match crate::discovery::served_all_versions(client.clone()).await {
             Ok(served) => break served,
@@ -80,7 +113,6 @@ pub async fn run(client: kube::Client) {
             )
         })
         .collect();
-    let (changes, mut incoming) = mpsc::unbounded_channel();
     let collector = Arc::new(Collector {
         client: client.clone(),
         graph: Mutex::new(Graph::default()),
@@ -89,7 +121,7 @@ pub async fn run(client: kube::Client) {
         attempt_to_orphan: WorkQueue::new(),
         changes: changes.clone(),
     });
-    let monitored = monitors::start(client, &served, changes);
+    let monitored = monitors::start(client, &served, &shared, changes) + shared.len();
     // The graph builder: applies every change in order, then queues the work it makes.
     let mut pending = monitored;
     let mut workers_started = false;

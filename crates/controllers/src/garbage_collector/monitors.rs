@@ -3,14 +3,16 @@
 use std::collections::HashSet;
 
 use futures::StreamExt;
-use kube::ResourceExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DynamicObject};
 use kube::core::discovery::ApiResource;
 use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc;
 
 use super::graph::{GraphEvent, Identity, Observed};
 use crate::discovery::Served;
+use crate::informer::{Change as InformerChange, Informers};
 
 /// What a monitor tells the graph builder.
 #[derive(Debug)]
@@ -21,15 +23,21 @@ pub enum Change {
     Synced,
 }
 
-/// Starts a monitor for every deletable resource; returns how many.
+/// Starts a monitor for every deletable resource not in `shared` (fed by the shared informers);
+/// returns how many.
 pub fn start(
     client: kube::Client,
     served: &[Served],
+    shared: &HashSet<(String, String)>,
     changes: mpsc::UnboundedSender<Change>,
 ) -> usize {
     let mut started = 0;
     for served in served {
-        let ignored = served.resource.plural == "events";
+        let key = (
+            served.resource.api_version.clone(),
+            served.resource.kind.clone(),
+        );
+        let ignored = served.resource.plural == "events" || shared.contains(&key);
         if !served.preferred || ignored || !served.supports(&["list", "watch", "delete"]) {
             continue;
         }
@@ -45,18 +53,56 @@ pub fn start(
 
 /// What the graph needs of an object of `resource`.
 pub fn observed(resource_api_version: &str, kind: &str, object: &DynamicObject) -> Observed {
+    observed_meta(resource_api_version, kind, &object.metadata)
+}
+
+/// What the graph needs of an object with `metadata`.
+pub fn observed_meta(api_version: &str, kind: &str, metadata: &ObjectMeta) -> Observed {
     Observed {
         identity: Identity {
-            api_version: resource_api_version.to_owned(),
+            api_version: api_version.to_owned(),
             kind: kind.to_owned(),
-            namespace: object.namespace().unwrap_or_default(),
-            name: object.name_any(),
-            uid: object.uid().unwrap_or_default(),
+            namespace: metadata.namespace.clone().unwrap_or_default(),
+            name: metadata.name.clone().unwrap_or_default(),
+            uid: metadata.uid.clone().unwrap_or_default(),
         },
-        owners: object.owner_references().to_vec(),
-        being_deleted: object.metadata.deletion_timestamp.is_some(),
-        finalizers: object.finalizers().to_vec(),
+        owners: metadata.owner_references.clone().unwrap_or_default(),
+        being_deleted: metadata.deletion_timestamp.is_some(),
+        finalizers: metadata.finalizers.clone().unwrap_or_default(),
     }
+}
+
+/// Feeds the graph from the shared informer of `K` instead of a monitor of its own; returns the
+/// `group/version` and kind it covers.
+pub fn feed<K>(informers: &Informers, changes: &mpsc::UnboundedSender<Change>) -> (String, String)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let informer = informers.get::<K>();
+    let api_version = K::api_version(&()).into_owned();
+    let kind = K::kind(&()).into_owned();
+    let (version, name) = (api_version.clone(), kind.clone());
+    let sender = changes.clone();
+    informer.on_change(move |change| {
+        let observed = observed_meta(&version, &name, change.object().meta());
+        let event = match change {
+            InformerChange::Deleted(_) => GraphEvent::Delete(observed),
+            _ => GraphEvent::Upsert(observed),
+        };
+        let _ = sender.send(Change::Graph(event));
+    });
+    let synced = changes.clone();
+    tokio::spawn(async move {
+        informer.synced().await;
+        let _ = synced.send(Change::Synced);
+    });
+    (api_version, kind)
 }
 
 async fn monitor(
