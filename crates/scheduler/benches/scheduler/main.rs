@@ -206,7 +206,6 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
     tokio::time::sleep(Duration::from_secs(5)).await;
     let scheduler_idle = scheduler_pid.map(proc::rss_mib).unwrap_or(0.0);
 
-
     let cpu_before = cpu_times(server.pid(), scheduler_pid);
     let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let first_create = Instant::now();
@@ -298,12 +297,20 @@ fn observe(progress: &Mutex<Progress>, pod: &Pod) {
     let Ok(mut progress) = progress.lock() else {
         return;
     };
-    if pod.spec.as_ref().and_then(|spec| spec.node_name.as_ref()).is_some()
+    if pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.node_name.as_ref())
+        .is_some()
         && progress.bound.insert(uid.clone())
     {
         progress.last_bind = Some(now);
     }
-    if pod.status.as_ref().and_then(|status| status.phase.as_deref()) == Some("Running")
+    if pod
+        .status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref())
+        == Some("Running")
         && progress.running.insert(uid)
     {
         progress.last_running = Some(now);
