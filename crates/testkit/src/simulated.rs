@@ -179,9 +179,14 @@ impl Default for SimulatorConfig {
     }
 }
 
+/// Called with every pod the simulator's watch delivers (benchmarks follow pods through it rather
+/// than with a watch of their own).
+pub type Observer = Box<dyn Fn(&Pod) + Send + Sync>;
+
 /// Simulated nodes and their state, shared by the tasks.
 struct Shared {
     client: kube::Client,
+    observer: Option<Observer>,
     config: SimulatorConfig,
     /// Node name -> its address.
     nodes: RwLock<BTreeMap<String, Ipv4Addr>>,
@@ -203,8 +208,18 @@ pub struct Simulator {
 impl Simulator {
     /// Starts the pod watch and the lease renewals (no nodes yet).
     pub fn start(client: kube::Client, config: SimulatorConfig) -> Simulator {
+        Self::start_observed(client, config, None)
+    }
+
+    /// Like [`Simulator::start`], calling `observer` with every pod the watch delivers.
+    pub fn start_observed(
+        client: kube::Client,
+        config: SimulatorConfig,
+        observer: Option<Observer>,
+    ) -> Simulator {
         let shared = Arc::new(Shared {
             client,
+            observer,
             writes: Semaphore::new(config.concurrency.max(1)),
             config,
             nodes: RwLock::new(BTreeMap::new()),
@@ -435,6 +450,9 @@ async fn watch_pods(shared: Arc<Shared>) {
                 continue;
             }
         };
+        if let Some(observer) = &shared.observer {
+            observer(&pod);
+        }
         let Some(node) = pod.spec.as_ref().and_then(|spec| spec.node_name.clone()) else {
             continue;
         };

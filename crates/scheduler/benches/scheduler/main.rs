@@ -25,11 +25,9 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, PostParams};
-use kube::runtime::watcher;
 use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::{NodeTemplate, Simulator, SimulatorConfig, client_for};
 use serde_json::json;
-use tokio::sync::watch;
 
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -188,7 +186,13 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
         )
         .await?;
 
-    let simulator = Simulator::start(client.clone(), SimulatorConfig::default());
+    let progress = Arc::new(Mutex::new(Progress::default()));
+    let observed = Arc::clone(&progress);
+    let simulator = Simulator::start_observed(
+        client.clone(),
+        SimulatorConfig::default(),
+        Some(Box::new(move |pod: &Pod| observe(&observed, pod))),
+    );
     let started = Instant::now();
     simulator
         .add_nodes(
@@ -201,13 +205,6 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
     // Let node IPAM and the scheduler's informers catch up with the new nodes.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let scheduler_idle = scheduler_pid.map(proc::rss_mib).unwrap_or(0.0);
-
-    let progress = Arc::new(Mutex::new(Progress::default()));
-    let (synced_tx, mut synced_rx) = watch::channel(false);
-    let watch_task = tokio::spawn(follow(client.clone(), Arc::clone(&progress), synced_tx));
-    while !*synced_rx.borrow_and_update() {
-        synced_rx.changed().await?;
-    }
 
     let cpu_before = cpu_times(server.pid(), scheduler_pid);
     let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
@@ -235,7 +232,6 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
     let last_bind = wait_for(&progress, pods, |p| (p.bound.len(), p.last_bind)).await?;
     let last_running = wait_for(&progress, pods, |p| (p.running.len(), p.last_running)).await?;
     let cpu_after = cpu_times(server.pid(), scheduler_pid);
-    watch_task.abort();
     simulator.stop();
     let scheduler_peak = scheduler_pid.map(proc::peak_rss_mib).unwrap_or(0.0);
     drop(scheduler);
@@ -290,42 +286,34 @@ fn pod(index: usize) -> Result<Pod, serde_json::Error> {
     }))
 }
 
-/// Watches the benchmark's pods and records when each was first seen bound and running.
-async fn follow(client: kube::Client, progress: Arc<Mutex<Progress>>, synced: watch::Sender<bool>) {
-    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
-    let mut events = watcher(api, watcher::Config::default()).boxed();
-    while let Some(event) = events.next().await {
-        let pod = match event {
-            Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => pod,
-            Ok(watcher::Event::InitDone) => {
-                let _ = synced.send(true);
-                continue;
-            }
-            _ => continue,
-        };
-        let now = Instant::now();
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let Ok(mut progress) = progress.lock() else {
-            return;
-        };
-        if pod
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.node_name.as_ref())
-            .is_some()
-            && progress.bound.insert(uid.clone())
-        {
-            progress.last_bind = Some(now);
-        }
-        if pod
-            .status
-            .as_ref()
-            .and_then(|status| status.phase.as_deref())
-            == Some("Running")
-            && progress.running.insert(uid)
-        {
-            progress.last_running = Some(now);
-        }
+/// Records when a benchmark pod is first seen bound and running (from the simulator's pod watch, so
+/// measuring adds no watch of its own).
+fn observe(progress: &Mutex<Progress>, pod: &Pod) {
+    if pod.metadata.namespace.as_deref() != Some(NAMESPACE) {
+        return;
+    }
+    let now = Instant::now();
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let Ok(mut progress) = progress.lock() else {
+        return;
+    };
+    if pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.node_name.as_ref())
+        .is_some()
+        && progress.bound.insert(uid.clone())
+    {
+        progress.last_bind = Some(now);
+    }
+    if pod
+        .status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref())
+        == Some("Running")
+        && progress.running.insert(uid)
+    {
+        progress.last_running = Some(now);
     }
 }
 
