@@ -42,6 +42,16 @@ enum Next {
     Done,
 }
 
+/// What starting any container of a pod needs from the sync that prepared the pod.
+#[derive(Clone, Copy)]
+struct PodSetup<'a> {
+    pod: &'a Pod,
+    sandbox: &'a cri::PodSandboxStatus,
+    volume_paths: &'a VolumePaths,
+    files: &'a ManagedFiles,
+    pod_ip: &'a str,
+}
+
 /// A pod's worker state between syncs.
 struct PodWorker {
     context: Arc<NodeContext>,
@@ -238,6 +248,13 @@ impl PodWorker {
         };
         let pod_ip = observed.pod_ip();
         let files = self.managed_files(pod, &pod_ip)?;
+        let setup = PodSetup {
+            pod,
+            sandbox: &sandbox,
+            volume_paths: &volume_paths,
+            files: &files,
+            pod_ip: &pod_ip,
+        };
 
         let mut next = deadline_wait;
         let mut progressed = false;
@@ -261,17 +278,8 @@ impl PodWorker {
                     match self.restart_delay(&container.name, latest, pod) {
                         Some(wait) => next = next.min(wait),
                         None => {
-                            self.start_container(
-                                pod,
-                                container,
-                                attempt(latest) + 1,
-                                &sandbox,
-                                &volume_paths,
-                                &files,
-                                &pod_ip,
-                                true,
-                            )
-                            .await;
+                            self.start_container(&setup, container, attempt(latest) + 1, true)
+                                .await;
                             progressed = true;
                         }
                     }
@@ -280,13 +288,9 @@ impl PodWorker {
                 _ => {
                     init_pending = true;
                     self.start_container(
-                        pod,
+                        &setup,
                         container,
                         latest.map(|status| attempt(status) + 1).unwrap_or(0),
-                        &sandbox,
-                        &volume_paths,
-                        &files,
-                        &pod_ip,
                         true,
                     )
                     .await;
@@ -300,17 +304,7 @@ impl PodWorker {
                 let (latest, _) = observed.attempts(&container.name);
                 match latest {
                     None => {
-                        self.start_container(
-                            pod,
-                            container,
-                            0,
-                            &sandbox,
-                            &volume_paths,
-                            &files,
-                            &pod_ip,
-                            false,
-                        )
-                        .await;
+                        self.start_container(&setup, container, 0, false).await;
                         progressed = true;
                     }
                     Some(status)
@@ -330,13 +324,9 @@ impl PodWorker {
                                 Some(wait) => next = next.min(wait),
                                 None => {
                                     self.start_container(
-                                        pod,
+                                        &setup,
                                         container,
                                         attempt(status) + 1,
-                                        &sandbox,
-                                        &volume_paths,
-                                        &files,
-                                        &pod_ip,
                                         false,
                                     )
                                     .await;
@@ -567,30 +557,17 @@ impl PodWorker {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn start_container(
         &mut self,
-        pod: &Pod,
+        setup: &PodSetup<'_>,
         container: &Container,
         attempt: u32,
-        sandbox: &cri::PodSandboxStatus,
-        volume_paths: &VolumePaths,
-        files: &ManagedFiles,
-        pod_ip: &str,
         init: bool,
     ) {
+        let pod = setup.pod;
         let name = container.name.clone();
         match self
-            .try_start_container(
-                pod,
-                container,
-                attempt,
-                sandbox,
-                volume_paths,
-                files,
-                pod_ip,
-                init,
-            )
+            .try_start_container(setup, container, attempt, init)
             .await
         {
             Ok(()) => {
@@ -603,18 +580,20 @@ impl PodWorker {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn try_start_container(
         &mut self,
-        pod: &Pod,
+        setup: &PodSetup<'_>,
         container: &Container,
         attempt: u32,
-        sandbox: &cri::PodSandboxStatus,
-        volume_paths: &VolumePaths,
-        files: &ManagedFiles,
-        pod_ip: &str,
         init: bool,
     ) -> std::result::Result<(), (String, String)> {
+        let PodSetup {
+            pod,
+            sandbox,
+            volume_paths,
+            files,
+            pod_ip,
+        } = *setup;
         let image = container.image.clone().unwrap_or_default();
         let policy = effective_policy(&image, container.image_pull_policy.as_deref());
         let present = runtime::image_present(&self.context.cri, &image)
