@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod discovery;
+pub mod field_labels;
 pub mod field_manager;
 pub mod field_validation;
 pub mod json_patch;

@@ -208,6 +208,11 @@ fn prepare(request: &ResourceRequest, object: &mut Value, name: &str, namespace:
             metadata.insert("generation".into(), json!(1));
         }
     }
+    if let Some(status) = kubers_core::defaults::initial_status(request.info)
+        && let Some(fields) = object.as_object_mut()
+    {
+        fields.insert("status".into(), status);
+    }
     if request.info.resource == "namespaces" {
         if let Some(metadata) = object::metadata_mut(object) {
             let labels = metadata.entry("labels").or_insert_with(|| json!({}));

@@ -124,7 +124,7 @@ pub async fn delete_collection(
     // Preconditions name one object; upstream ignores them for collections as well.
     options.uid = None;
     options.resource_version = None;
-    let filter = super::filter::Filter::new(&request.query)?;
+    let filter = super::filter::Filter::new(&request.query, request.info)?;
     let unpaged = request.unpaged();
     let (items, revision, _) = super::list::read_page(app, &unpaged).await?;
     let grace = request.query.grace_period_seconds.or(options.grace);

@@ -1,7 +1,10 @@
 //! Label and field selectors as lists and watches apply them: equality (`=`, `==`), inequality (`!=`),
-//! existence (`key`, `!key`) and set terms (`in`, `notin`) for labels; `metadata.name` and
-//! `metadata.namespace` (and any other field by its dotted path) for fields.
+//! existence (`key`, `!key`) and set terms (`in`, `notin`) for labels; for fields, equality and
+//! inequality over the fields the resource can be selected by (`kubers_core::field_labels`), others
+//! refused with upstream's 400.
 
+use kubers_core::field_labels::{self, FieldLabel};
+use kubers_core::registry::ResourceInfo;
 use serde_json::Value;
 
 use super::query::Query;
@@ -23,14 +26,22 @@ enum Term {
 pub struct Filter {
     labels: Vec<Term>,
     fields: Vec<Term>,
+    selectable: &'static [FieldLabel],
 }
 
 impl Filter {
-    /// Parses the request's selectors; malformed ones are a 400.
-    pub fn new(query: &Query) -> Result<Filter, ApiError> {
+    /// Parses the request's selectors for the resource `info`; malformed ones, and fields the
+    /// resource cannot be selected by, are a 400.
+    pub fn new(query: &Query, info: &ResourceInfo) -> Result<Filter, ApiError> {
+        let selectable = field_labels::field_labels(info.group, info.resource);
+        let fields = parse(query.field_selector.as_deref().unwrap_or(""), false)?;
+        for term in &fields {
+            field_labels::check(selectable, term.key()).map_err(ApiError::bad_request)?;
+        }
         Ok(Filter {
             labels: parse(query.label_selector.as_deref().unwrap_or(""), true)?,
-            fields: parse(query.field_selector.as_deref().unwrap_or(""), false)?,
+            fields,
+            selectable,
         })
     }
 
@@ -50,14 +61,7 @@ impl Filter {
                     .and_then(|labels| labels.get(key))
                     .and_then(Value::as_str)
             },
-            |path| {
-                path.split('.')
-                    .try_fold(object, |value, part| value.get(part))
-                    .map(|value| match value {
-                        Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    })
-            },
+            |path| field_labels::value(self.selectable, object, path),
         )
     }
 
@@ -180,12 +184,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn pods() -> &'static ResourceInfo {
+        kubers_core::registry::find("", "v1", "pods").expect("pods are served")
+    }
+
     fn filter(labels: &str, fields: &str) -> Filter {
-        Filter::new(&Query {
-            label_selector: Some(labels.to_owned()),
-            field_selector: Some(fields.to_owned()),
-            ..Query::default()
-        })
+        Filter::new(
+            &Query {
+                label_selector: Some(labels.to_owned()),
+                field_selector: Some(fields.to_owned()),
+                ..Query::default()
+            },
+            pods(),
+        )
         .expect("valid selectors")
     }
 
@@ -205,6 +216,8 @@ mod tests {
             ("", "metadata.namespace=default,metadata.name=web-1", true),
             ("", "spec.nodeName=n2", false),
             ("", "status.phase!=Pending", true),
+            ("", "status.podIP=", true),
+            ("", "spec.nodeName!=,spec.hostNetwork=false", true),
         ] {
             assert_eq!(
                 filter(labels, fields).matches(&pod),
@@ -212,12 +225,18 @@ mod tests {
                 "{labels} / {fields}"
             );
         }
-        assert!(
-            Filter::new(&Query {
-                field_selector: Some("bare".into()),
-                ..Query::default()
-            })
-            .is_err()
-        );
+        for refused in ["bare", "spec.containers=x"] {
+            assert!(
+                Filter::new(
+                    &Query {
+                        field_selector: Some(refused.into()),
+                        ..Query::default()
+                    },
+                    pods(),
+                )
+                .is_err(),
+                "{refused}"
+            );
+        }
     }
 }

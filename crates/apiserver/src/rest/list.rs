@@ -19,7 +19,7 @@ use crate::errors::ApiError;
 
 /// Lists the collection the request names.
 pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
-    let filter = Filter::new(&request.query)?;
+    let filter = Filter::new(&request.query, request.info)?;
     if let Source::Cache(freshness) = Source::of(&request.query)? {
         if let Some(cache) = fresh_cache(app, request, freshness).await? {
             // Upstream ignores the limit of a list at resourceVersion 0.

@@ -44,7 +44,7 @@ enum Feed {
 
 /// Starts a watch and returns the streaming response.
 pub async fn watch(app: &App, request: &ResourceRequest) -> Result<Response, ApiError> {
-    let filter = Filter::new(&request.query)?;
+    let filter = Filter::new(&request.query, request.info)?;
     let requested = match request.query.resource_version.as_deref() {
         None | Some("0") => None,
         Some(text) => Some(parse_revision(text)?),
@@ -436,10 +436,13 @@ mod tests {
             api_version: "v1".into(),
             table: false,
         };
-        let filter = Filter::new(&Query {
-            label_selector: Some("app=web".into()),
-            ..Query::default()
-        })
+        let filter = Filter::new(
+            &Query {
+                label_selector: Some("app=web".into()),
+                ..Query::default()
+            },
+            shape.info,
+        )
         .expect("valid");
         let update = |before: Value, after: Value| Event {
             kind: EventKind::Update,
@@ -474,7 +477,7 @@ mod tests {
             kind(update(json!({"app": "db"}), json!({"app": "api"}))),
             None
         );
-        let everything = Filter::new(&Query::default()).expect("valid");
+        let everything = Filter::new(&Query::default(), shape.info).expect("valid");
         assert!(everything.is_empty());
         assert!(
             shape
@@ -510,12 +513,15 @@ mod tests {
                 )
             })
         };
-        let web = Filter::new(&Query {
-            label_selector: Some("app=web".into()),
-            ..Query::default()
-        })
+        let web = Filter::new(
+            &Query {
+                label_selector: Some("app=web".into()),
+                ..Query::default()
+            },
+            shape.info,
+        )
         .expect("valid");
-        let everything = Filter::new(&Query::default()).expect("valid");
+        let everything = Filter::new(&Query::default(), shape.info).expect("valid");
         let update = |before: Value, after: Value| CachedEvent {
             kind: EventKind::Update,
             revision: 4,
@@ -547,17 +553,24 @@ mod tests {
         };
         assert_eq!(line(&delete, &web), expect("DELETED", "9"));
         assert_eq!(line(&delete, &everything), expect("DELETED", "9"));
-        let by_field = |selector: &str| {
-            Filter::new(&Query {
-                field_selector: Some(selector.into()),
-                ..Query::default()
-            })
-            .expect("valid")
+        let by_field_of = |selector: &str, info| {
+            Filter::new(
+                &Query {
+                    field_selector: Some(selector.into()),
+                    ..Query::default()
+                },
+                info,
+            )
         };
+        let by_field = |selector: &str| by_field_of(selector, shape.info).expect("valid");
         assert!(line(&delete, &by_field("metadata.name=c")).is_some());
         assert!(line(&delete, &by_field("metadata.name=d")).is_none());
-        // Fields outside the metadata are read from the object itself.
-        assert!(line(&delete, &by_field("metadata.labels.app=web")).is_some());
-        assert!(line(&delete, &by_field("metadata.labels.app=db")).is_none());
+        // Fields outside the metadata are read from the object itself (an unset one is empty), and
+        // only the resource's selectable fields are accepted.
+        let pods = kubers_core::registry::find("", "v1", "pods").expect("pods");
+        let by_pod_field = |selector: &str| by_field_of(selector, pods).expect("valid");
+        assert!(line(&delete, &by_pod_field("status.phase=")).is_some());
+        assert!(line(&delete, &by_pod_field("status.phase=Running")).is_none());
+        assert!(by_field_of("metadata.labels.app=web", shape.info).is_err());
     }
 }

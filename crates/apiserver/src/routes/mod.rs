@@ -81,6 +81,12 @@ async fn authenticate(State(app): State<App>, request: Request, next: Next) -> R
     if answer.decision != Decision::Allow {
         return authz::forbidden(&attributes, &answer.reason).into_response();
     }
+    if let Some(create) = authz::request::websocket_upgrade_create(&attributes) {
+        let answer = app.authorizer.authorize(&create).await;
+        if answer.decision != Decision::Allow {
+            return authz::forbidden(&create, &answer.reason).into_response();
+        }
+    }
     let mut request = request;
     request.extensions_mut().insert(user);
     next.run(request).await

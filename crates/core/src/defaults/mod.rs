@@ -33,6 +33,24 @@ pub fn apply(info: &ResourceInfo, object: &mut Value) {
     }
 }
 
+/// The status upstream's `PrepareForCreate` gives a new object of the resource `info`, replacing
+/// whatever the client sent (status is written through the status subresource); `None` where a
+/// client's status is kept (nodes, and resources without status).
+pub fn initial_status(info: &ResourceInfo) -> Option<Value> {
+    use serde_json::json;
+    Some(match (info.group, info.resource) {
+        ("", "pods") => json!({"phase": "Pending"}),
+        ("", "services") => json!({"loadBalancer": {}}),
+        ("", "persistentvolumes" | "persistentvolumeclaims") => json!({"phase": "Pending"}),
+        ("", "replicationcontrollers" | "resourcequotas")
+        | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets")
+        | ("batch", "jobs" | "cronjobs")
+        | ("policy", "poddisruptionbudgets")
+        | ("networking.k8s.io", "ingresses") => json!({}),
+        _ => return None,
+    })
+}
+
 /// Sets `object[key]` to `value` when it is missing or null; returns the field.
 fn or_insert<'a>(object: &'a mut Value, key: &str, value: Value) -> Option<&'a mut Value> {
     let map = object.as_object_mut()?;

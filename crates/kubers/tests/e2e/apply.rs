@@ -427,7 +427,7 @@ fn writes_record_managers_from_field_manager_or_user_agent() {
         );
         assert_eq!(
             status,
-            "kubectl-patch {\"f:status\":{\".\":{},\"f:loadBalancer\":{\".\":{},\"f:ingress\":{}}}}"
+            "kubectl-patch {\"f:status\":{\"f:loadBalancer\":{\"f:ingress\":{}}}}"
         );
 
         // One empty entry clears managedFields; updates then leave the object untracked until an

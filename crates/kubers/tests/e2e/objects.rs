@@ -389,3 +389,50 @@ fn lists_at_an_exact_resource_version() {
     );
     assert!(future.contains("Too large resource version"), "{future}");
 }
+
+#[test]
+fn field_selectors_use_each_resources_selectable_fields() {
+    let server = server();
+    let kubectl = &kubectls()[0];
+    ok(
+        &server,
+        kubectl,
+        &["run", "pending", "--image=busybox", "--restart=Never"],
+    );
+    // An unscheduled pod has the empty node name upstream's field selector sees.
+    let unscheduled = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pods",
+            "--field-selector",
+            "spec.nodeName=",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(unscheduled.trim(), "pod/pending");
+    let scheduled = ok(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pods",
+            "--field-selector",
+            "spec.nodeName!=,spec.restartPolicy=Never",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(scheduled.trim(), "");
+    let refused = fails(
+        &server,
+        kubectl,
+        &["get", "pods", "--field-selector", "spec.containers=x"],
+    );
+    assert!(
+        refused.contains("field label not supported: spec.containers"),
+        "{refused}"
+    );
+}

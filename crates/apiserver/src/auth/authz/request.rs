@@ -56,6 +56,24 @@ pub fn attributes(user: &UserInfo, method: &Method, path: &str, query: &str) -> 
     attributes
 }
 
+/// The second question upstream asks for a `GET` of `pods/exec`, `pods/attach` or
+/// `pods/portforward` (the WebSocket upgrade): whether the user may also `create` it, as a `POST`
+/// (SPDY) needs (`AuthorizePodWebsocketUpgradeCreatePermission`).
+pub fn websocket_upgrade_create(attributes: &Attributes) -> Option<Attributes> {
+    let streamed = attributes.resource_request
+        && attributes.verb == "get"
+        && attributes.api_group.is_empty()
+        && attributes.resource == "pods"
+        && matches!(
+            attributes.subresource.as_str(),
+            "exec" | "attach" | "portforward"
+        );
+    streamed.then(|| Attributes {
+        verb: "create".to_owned(),
+        ..attributes.clone()
+    })
+}
+
 /// `watch` and the name an exact `metadata.name` field selector asks for.
 fn list_options(query: &str) -> (bool, Option<String>) {
     let mut watch = false;
@@ -120,6 +138,36 @@ mod tests {
             format!("{} path={}", a.verb, a.path)
         };
         assert_eq!(shown, expected, "{method} {path}?{query}");
+    }
+
+    #[test]
+    fn websocket_upgrades_also_need_create() {
+        let user = UserInfo::default();
+        let exec = attributes(
+            &user,
+            &Method::GET,
+            "/api/v1/namespaces/default/pods/web/exec",
+            "command=ls",
+        );
+        let create = websocket_upgrade_create(&exec).expect("a second question");
+        assert_eq!(
+            (create.verb.as_str(), create.subresource.as_str()),
+            ("create", "exec")
+        );
+        let log = attributes(
+            &user,
+            &Method::GET,
+            "/api/v1/namespaces/default/pods/web/log",
+            "",
+        );
+        assert!(websocket_upgrade_create(&log).is_none());
+        let post = attributes(
+            &user,
+            &Method::POST,
+            "/api/v1/namespaces/default/pods/web/exec",
+            "",
+        );
+        assert!(websocket_upgrade_create(&post).is_none());
     }
 
     #[test]
