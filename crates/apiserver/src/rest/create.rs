@@ -7,9 +7,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::list::api_version;
-use super::{
-    ResourceRequest, allocator, decode_body, fields, json_response, names, object, store_error,
-};
+use super::{ResourceRequest, allocator, decode_body, fields, json_response, object, store_error};
 use crate::App;
 use crate::admission::Operation;
 use crate::errors::ApiError;
@@ -157,21 +155,13 @@ fn choose_name(request: &ResourceRequest, object: &Value) -> Result<String, ApiE
             }
         }
     };
-    let problem = if request.info.resource == "namespaces" {
-        names::check_dns_label(&name)
-    } else {
-        names::check_dns_subdomain(&name)
-    };
-    if let Some(message) = problem {
-        return Err(ApiError::invalid(
-            request.info.group_kind(),
-            &name,
-            &[Cause::invalid(
-                "metadata.name",
-                &Value::String(name.clone()),
-                &message,
-            )],
-        ));
+    let problems = kubers_core::validation::name_problems(request.info, &name);
+    if !problems.is_empty() {
+        let causes: Vec<Cause> = problems
+            .iter()
+            .map(|problem| Cause::invalid("metadata.name", &Value::String(name.clone()), problem))
+            .collect();
+        return Err(ApiError::invalid(request.info.group_kind(), &name, &causes));
     }
     Ok(name)
 }

@@ -15,7 +15,6 @@ mod filter;
 mod get;
 mod list;
 mod managed;
-mod names;
 mod namespace_delete;
 pub mod object;
 mod patch;

@@ -122,7 +122,11 @@ pub async fn store_update(
             Some(&current_object),
         )
         .await?;
-    let causes = kubers_core::validation::validate(request.info, &updated);
+    let causes = if request.target.subresource.is_some() {
+        kubers_core::validation::validate(request.info, &updated)
+    } else {
+        kubers_core::validation::validate_update(request.info, &current_object, &updated)
+    };
     if !causes.is_empty() {
         return Err(ApiError::invalid(request.info.group_kind(), name, &causes));
     }

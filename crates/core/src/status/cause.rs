@@ -93,6 +93,16 @@ impl Cause {
         )
     }
 
+    /// `FieldValueTooLong`: `Too long: may not be more than N bytes`.
+    pub fn too_long(field: &str, max: usize) -> Self {
+        let unit = if max == 1 { "byte" } else { "bytes" };
+        Cause::new(
+            "FieldValueTooLong",
+            &format!("Too long: may not be more than {max} {unit}"),
+            field,
+        )
+    }
+
     /// `FieldValueNotFound`: `Not found: <value>`.
     pub fn not_found(field: &str, value: &Value) -> Self {
         Cause::new(
