@@ -86,17 +86,16 @@ pub fn secret(object: &Value, causes: &mut Vec<Cause>) {
         .and_then(Value::as_str)
         .unwrap_or("Opaque")
     {
-        "kubernetes.io/service-account-token" => {
+        "kubernetes.io/service-account-token"
             if object
                 .pointer("/metadata/annotations/kubernetes.io~1service-account.name")
                 .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                causes.push(Cause::required(
-                    "metadata.annotations[kubernetes.io/service-account.name]",
-                    "",
-                ));
-            }
+                .is_none_or(str::is_empty) =>
+        {
+            causes.push(Cause::required(
+                "metadata.annotations[kubernetes.io/service-account.name]",
+                "",
+            ));
         }
         "kubernetes.io/dockercfg" => needs(".dockercfg", causes),
         "kubernetes.io/dockerconfigjson" => needs(".dockerconfigjson", causes),

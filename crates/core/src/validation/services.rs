@@ -93,14 +93,14 @@ pub fn service(object: &Value, causes: &mut Vec<Cause>) {
             ));
         }
         match port.get("targetPort") {
-            Some(Value::Number(number)) => {
-                if !number.as_i64().is_some_and(|n| (1..=65535).contains(&n)) {
-                    causes.push(Cause::invalid(
-                        &format!("{field}.targetPort"),
-                        &Value::Number(number.clone()),
-                        "must be between 1 and 65535, inclusive",
-                    ));
-                }
+            Some(Value::Number(number))
+                if !number.as_i64().is_some_and(|n| (1..=65535).contains(&n)) =>
+            {
+                causes.push(Cause::invalid(
+                    &format!("{field}.targetPort"),
+                    &Value::Number(number.clone()),
+                    "must be between 1 and 65535, inclusive",
+                ));
             }
             Some(Value::String(target)) => {
                 for problem in names::port_name(target) {

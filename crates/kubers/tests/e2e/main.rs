@@ -6,6 +6,7 @@ mod auth;
 mod clients;
 mod cluster;
 mod controllers;
+mod create_commands;
 mod durability;
 mod kube_rs;
 mod lifecycle;
