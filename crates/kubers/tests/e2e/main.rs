@@ -12,6 +12,7 @@ mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
+mod pods_volumes;
 mod scheduler;
 mod streams;
 mod streams_pods;
