@@ -63,7 +63,7 @@ pub async fn prepare(context: &NodeContext, pod: &Pod) -> Result<VolumePaths, Ve
     for volume in spec.volumes.iter().flatten() {
         let source = match &volume.persistent_volume_claim {
             Some(claim) => match claims::resolve(context, &namespace, claim).await {
-                Ok(bound) => Source::Claim(bound),
+                Ok(bound) => Source::Claim(Box::new(bound)),
                 Err(message) => {
                     unprocessed.push((volume.name.clone(), message));
                     continue;
@@ -193,7 +193,7 @@ enum Source<'a> {
     /// The pod's own volume source.
     Inline(&'a Volume),
     /// The PersistentVolume a claim is bound to.
-    Claim(claims::BoundClaim),
+    Claim(Box<claims::BoundClaim>),
 }
 
 impl Source<'_> {

@@ -182,13 +182,20 @@ impl PodWorker {
         let (mut observed, sandboxes) = runtime::observe(&self.context.cri, &uid).await?;
         if phase == "Succeeded" || phase == "Failed" {
             self.stop_everything(&observed, &sandboxes, 0).await?;
-            // A finished pod's memory-backed volumes and bind mounts are released; its folders
-            // stay until the pod is deleted.
+            // A finished pod's memory-backed volumes, bind mounts and pod cgroup are released;
+            // its folders stay until the pod is deleted.
             let pod_dir = self.context.paths.pod_dir(&uid);
             let released = tokio::task::spawn_blocking(move || volumes::release(&pod_dir)).await;
             if let Ok(Err(error)) = released {
                 tracing::warn!(pod = %pod_key(pod), %error, "unmounting a finished pod's volumes failed");
             }
+            cgroups::remove_pod_cgroup(&cgroups::pod_cgroup(
+                &self
+                    .context
+                    .paths
+                    .cgroup_parent(&self.context.config.node_name),
+                &uid,
+            ));
             return Ok(Next::After(RESYNC));
         }
         if let Some(message) = self.evicted.clone() {
