@@ -45,8 +45,10 @@ pub async fn run(context: Arc<NodeContext>) {
     tokio::spawn(relist(context.clone(), changed_tx, runtime_uids_tx));
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Nothing is cleaned up before the first full listing of this node's pods.
+    // Nothing is cleaned up before the first full listing of this node's pods and the first read of
+    // its static pods: until then every pod would look gone.
     let mut synced = false;
+    let mut static_read = false;
 
     let (static_tx, mut static_rx) = mpsc::channel::<Vec<Pod>>(4);
     tokio::spawn(static_pods::watch(
@@ -61,6 +63,7 @@ pub async fn run(context: Arc<NodeContext>) {
     loop {
         tokio::select! {
             Some(pods) = static_rx.recv() => {
+                static_read = true;
                 let previous = std::mem::take(&mut static_set);
                 for pod in &pods {
                     if let Some(uid) = pod.metadata.uid.clone() {
@@ -107,7 +110,9 @@ pub async fn run(context: Arc<NodeContext>) {
                                 }
                             }
                             synced = true;
-                            housekeep(&context, &mut workers, runtime_uids.borrow().as_ref());
+                            if static_read {
+                                housekeep(&context, &mut workers, runtime_uids.borrow().as_ref());
+                            }
                         }
                     }
                     Ok(watcher::Event::Apply(pod)) => apply(&context, &mut workers, pod),
@@ -130,7 +135,7 @@ pub async fn run(context: Arc<NodeContext>) {
                     handle.wake.notify_one();
                 }
             }
-            _ = housekeeping.tick(), if synced => {
+            _ = housekeeping.tick(), if synced && static_read => {
                 housekeep(&context, &mut workers, runtime_uids.borrow().as_ref());
             }
         }

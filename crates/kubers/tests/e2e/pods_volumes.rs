@@ -128,6 +128,60 @@ fn mount_line<'a>(mounts: &'a str, point: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{point} is not mounted in the container:\n{mounts}"))
 }
 
+/// The pod's sandboxes as CRI lists them.
+fn sandbox_count(cluster: &TestCluster, uid: &str) -> usize {
+    use k8s_cri::v1 as cri;
+    let socket = cluster.data_dir().join("agent/containerd/containerd.sock");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let cri = kubers_kubelet::cri::Cri::connect(&socket).expect("the CRI socket");
+        let filter = cri::PodSandboxFilter {
+            label_selector: [(
+                kubers_kubelet::pods::labels::POD_UID.to_string(),
+                uid.to_string(),
+            )]
+            .into(),
+            ..cri::PodSandboxFilter::default()
+        };
+        cri.runtime
+            .clone()
+            .list_pod_sandbox(cri::ListPodSandboxRequest {
+                filter: Some(filter),
+            })
+            .await
+            .expect("ListPodSandbox")
+            .into_inner()
+            .items
+            .len()
+    })
+}
+
+/// Kills the pod's pause process (the sandbox dies; the kubelet makes a new one).
+fn kill_pause(uid: &str) {
+    let cgroup = format!("pod{uid}");
+    let pids: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "pause")
+                && std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                    .is_ok_and(|groups| groups.contains(&cgroup))
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "one pause process of pod {uid}: {pids:?}");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pids[0]])
+        .output()
+        .expect("kill runs");
+    assert!(killed.status.success(), "{}", text(&killed));
+}
+
 fn pod_dir(cluster: &TestCluster, uid: &str) -> PathBuf {
     cluster.data_dir().join("agent/pods").join(uid)
 }
@@ -236,6 +290,23 @@ spec:
     eventually("the updated secret in the container", &cluster, || {
         let output = exec(&cluster, "mem", &["cat", "/etc/creds/password"]);
         (stdout(&output) == "second").then_some(())
+    });
+    assert_eq!(host_mounts_under(&dir), before);
+
+    // Old sandboxes go: the sandbox dies twice; once the oldest holds no container any more it is
+    // removed, and the newest one and the one holding the previous container attempt stay.
+    assert_eq!(sandbox_count(&cluster, &uid), 1);
+    for round in ["1", "2"] {
+        kill_pause(&uid);
+        wait_for(
+            &cluster,
+            "mem",
+            "{.status.containerStatuses[0].restartCount}/{.status.containerStatuses[0].ready}",
+            |value| value == format!("{round}/true"),
+        );
+    }
+    eventually("the oldest sandbox removed", &cluster, || {
+        (sandbox_count(&cluster, &uid) == 2).then_some(())
     });
     assert_eq!(host_mounts_under(&dir), before);
 
