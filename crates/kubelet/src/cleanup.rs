@@ -27,12 +27,12 @@ pub async fn stop_all(paths: &AgentPaths, node_name: Option<&str>) -> Result<()>
     }
     stop_containerd(paths).await;
     let pods = paths.pods_dir();
-    crate::pods::volumes::mounts::remove_unmounted(&pods)
-        .map_err(|error| Error::io(format!("removing {}", pods.display()), error))?;
+    let removed = crate::pods::volumes::mounts::remove_unmounted(&pods)
+        .map_err(|error| Error::io(format!("removing {}", pods.display()), error));
     if let Some(node_name) = node_name {
         remove_cgroup_tree(&paths.cgroup_parent(node_name));
     }
-    Ok(())
+    removed
 }
 
 async fn remove_sandboxes(cri: &Cri) -> Result<()> {
