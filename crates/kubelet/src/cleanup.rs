@@ -1,5 +1,6 @@
 //! Stopping a node for good (`kubers killall`): every pod sandbox the agent started is stopped and
-//! removed through CRI, the supervised containerd is stopped, and the node's cgroup folders go.
+//! removed through CRI, the supervised containerd is stopped, the pods' volume mounts (tmpfs, bind
+//! mounts) are unmounted and their folders removed, and the node's cgroup folders go.
 //! The counterpart of the agent's fail-static design, where nothing stops when the agent does.
 
 use std::time::Duration;
@@ -25,10 +26,13 @@ pub async fn stop_all(paths: &AgentPaths, node_name: Option<&str>) -> Result<()>
         }
     }
     stop_containerd(paths).await;
+    let pods = paths.pods_dir();
+    let removed = crate::pods::volumes::mounts::remove_unmounted(&pods)
+        .map_err(|error| Error::io(format!("removing {}", pods.display()), error));
     if let Some(node_name) = node_name {
         remove_cgroup_tree(&paths.cgroup_parent(node_name));
     }
-    Ok(())
+    removed
 }
 
 async fn remove_sandboxes(cri: &Cri) -> Result<()> {

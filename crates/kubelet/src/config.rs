@@ -87,15 +87,24 @@ impl AgentPaths {
         self.root.join("pod-manifests")
     }
 
+    /// The folder of the pods' own folders.
+    pub fn pods_dir(&self) -> PathBuf {
+        self.root.join("pods")
+    }
+
     /// A pod's own folder (volumes, etc.).
     pub fn pod_dir(&self, uid: &str) -> PathBuf {
-        self.root.join("pods").join(uid)
+        self.pods_dir().join(uid)
+    }
+
+    /// The folder of the pods' log folders (upstream's `/var/log/pods`).
+    pub fn pod_logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
     }
 
     /// A pod's log folder, as upstream names it under `/var/log/pods`.
     pub fn pod_log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
-        self.root
-            .join("logs")
+        self.pod_logs_dir()
             .join(format!("{namespace}_{name}_{uid}"))
     }
 

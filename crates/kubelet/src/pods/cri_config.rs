@@ -267,7 +267,7 @@ pub fn container_config(
                 mount.name, container.name
             ));
         };
-        let mut host_path = host.clone();
+        let mut host_path = host.path.clone();
         let sub_path = mount
             .sub_path_expr
             .as_ref()
@@ -285,7 +285,7 @@ pub fn container_config(
         mounts.push(cri::Mount {
             container_path: mount.mount_path.clone(),
             host_path: host_path.display().to_string(),
-            readonly: mount.read_only.unwrap_or(false),
+            readonly: mount.read_only.unwrap_or(false) || host.read_only,
             propagation: match mount.mount_propagation.as_deref() {
                 Some("HostToContainer") => cri::MountPropagation::PropagationHostToContainer as i32,
                 Some("Bidirectional") => cri::MountPropagation::PropagationBidirectional as i32,

@@ -1,8 +1,10 @@
 //! The pod manager: watches the Pods bound to this node, keeps one worker per pod, wakes workers when
 //! CRI state of their pod changes (a relist every second, as upstream's generic PLEG does: containerd
-//! 1.6 has no CRI event stream), and removes sandboxes of pods the API no longer has.
+//! 1.6 has no CRI event stream), and cleans up after pods the API no longer has: their sandboxes,
+//! volume mounts, pod folders and pod cgroups (housekeeping every 2 s, as upstream's
+//! `HandlePodCleanups`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +20,13 @@ use super::NodeContext;
 use super::labels;
 use super::static_pods;
 use super::worker;
+use crate::cgroups;
 
 /// How often CRI is relisted for container state changes.
 const RELIST_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the node is searched for what pods that are gone left behind (upstream's
+/// housekeeping period).
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
 
 struct WorkerHandle {
     desired: watch::Sender<Option<Arc<Pod>>>,
@@ -35,7 +41,14 @@ pub async fn run(context: Arc<NodeContext>) {
         watcher::Config::default().fields(&format!("spec.nodeName={}", context.config.node_name));
     let mut events = watcher(pods, config).boxed();
     let (changed_tx, mut changed_rx) = mpsc::channel::<String>(1024);
-    tokio::spawn(relist(context.clone(), changed_tx));
+    let (runtime_uids_tx, runtime_uids) = watch::channel::<Option<HashSet<String>>>(None);
+    tokio::spawn(relist(context.clone(), changed_tx, runtime_uids_tx));
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Nothing is cleaned up before the first full listing of this node's pods and the first read of
+    // its static pods: until then every pod would look gone.
+    let mut synced = false;
+    let mut static_read = false;
 
     let (static_tx, mut static_rx) = mpsc::channel::<Vec<Pod>>(4);
     tokio::spawn(static_pods::watch(
@@ -50,6 +63,7 @@ pub async fn run(context: Arc<NodeContext>) {
     loop {
         tokio::select! {
             Some(pods) = static_rx.recv() => {
+                static_read = true;
                 let previous = std::mem::take(&mut static_set);
                 for pod in &pods {
                     if let Some(uid) = pod.metadata.uid.clone() {
@@ -95,7 +109,10 @@ pub async fn run(context: Arc<NodeContext>) {
                                     let _ = handle.desired.send(None);
                                 }
                             }
-                            remove_orphans(&context, &seen, &workers).await;
+                            synced = true;
+                            if static_read {
+                                housekeep(&context, &mut workers, runtime_uids.borrow().as_ref());
+                            }
                         }
                     }
                     Ok(watcher::Event::Apply(pod)) => apply(&context, &mut workers, pod),
@@ -117,6 +134,9 @@ pub async fn run(context: Arc<NodeContext>) {
                 if let Some(handle) = workers.get(&uid) {
                     handle.wake.notify_one();
                 }
+            }
+            _ = housekeeping.tick(), if synced && static_read => {
+                housekeep(&context, &mut workers, runtime_uids.borrow().as_ref());
             }
         }
     }
@@ -151,8 +171,13 @@ fn apply(context: &Arc<NodeContext>, workers: &mut HashMap<String, WorkerHandle>
     );
 }
 
-/// Relists CRI every second and reports the pods whose containers or sandboxes changed state.
-async fn relist(context: Arc<NodeContext>, changed: mpsc::Sender<String>) {
+/// Relists CRI every second, reports the pods whose containers or sandboxes changed state, and
+/// publishes the UIDs of all pods CRI has anything of.
+async fn relist(
+    context: Arc<NodeContext>,
+    changed: mpsc::Sender<String>,
+    uids: watch::Sender<Option<HashSet<String>>>,
+) {
     let mut last: HashMap<String, Vec<(String, i32)>> = HashMap::new();
     let mut interval = tokio::time::interval(RELIST_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -171,6 +196,7 @@ async fn relist(context: Arc<NodeContext>, changed: mpsc::Sender<String>) {
                 let _ = changed.try_send(uid.clone());
             }
         }
+        uids.send_replace(Some(snapshot.keys().cloned().collect()));
         last = snapshot;
     }
 }
@@ -221,26 +247,69 @@ async fn snapshot(
     Ok(out)
 }
 
-/// Tears down sandboxes of pods that are not in the API any more (deleted while the agent was down).
-async fn remove_orphans(
+/// Cleans up after pods this node has no worker for (deleted while the agent was down, or whose
+/// teardown did not finish): each UID that CRI, the pod folders or the pod cgroups still know gets a
+/// teardown worker (sandboxes, then volume mounts and folders, then cgroups).
+fn housekeep(
     context: &Arc<NodeContext>,
-    known: &HashSet<String>,
-    workers: &HashMap<String, WorkerHandle>,
+    workers: &mut HashMap<String, WorkerHandle>,
+    runtime_uids: Option<&HashSet<String>>,
 ) {
-    let Ok(snapshot) = snapshot(context).await else {
+    let Some(runtime_uids) = runtime_uids else {
         return;
     };
-    for uid in snapshot.keys() {
-        if known.contains(uid) || workers.contains_key(uid) {
+    workers.retain(|_, handle| !handle.task.is_finished());
+    let mut left: BTreeSet<String> = runtime_uids.iter().cloned().collect();
+    left.extend(pod_dir_uids(&context.paths.pods_dir()));
+    left.extend(log_dir_uids(&context.paths.pod_logs_dir()));
+    left.extend(cgroups::pod_cgroup_uids(
+        &context.paths.cgroup_parent(&context.config.node_name),
+    ));
+    for uid in left {
+        if workers.contains_key(&uid) {
             continue;
         }
-        tracing::info!(%uid, "removing the sandbox of a pod that no longer exists");
-        let (_sender, receiver) = watch::channel(None);
-        tokio::spawn(worker::run(
+        tracing::debug!(%uid, "cleaning up after a pod that no longer exists");
+        let (desired, receiver) = watch::channel(None);
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(worker::run(
             context.clone(),
             uid.clone(),
             receiver,
-            Arc::new(Notify::new()),
+            wake.clone(),
         ));
+        workers.insert(
+            uid,
+            WorkerHandle {
+                desired,
+                wake,
+                task,
+            },
+        );
     }
+}
+
+/// The UIDs of the pod log folders under `logs_dir`.
+fn log_dir_uids(logs_dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(logs_dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            worker::log_dir_uid(&entry.file_name().to_string_lossy()).map(str::to_string)
+        })
+        .collect()
+}
+
+/// The UIDs of the pod folders under `pods_dir`.
+fn pod_dir_uids(pods_dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(pods_dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect()
 }

@@ -18,7 +18,7 @@ use super::hooks;
 use super::runtime;
 use super::static_pods;
 use super::status::{self, Observed, StatusInputs, WaitingReasons, attempt};
-use super::volumes::{self, VolumePaths};
+use super::volumes::{self, VolumePaths, usage};
 use crate::cgroups;
 use crate::error::{Error, Result};
 use crate::events::EventType;
@@ -33,6 +33,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const RETRY: Duration = Duration::from_secs(2);
 /// How often a settled pod is synced anyway (volume contents, missed events).
 const RESYNC: Duration = Duration::from_secs(60);
+/// How often an unchanged `FailedMount` event is recorded again while a volume keeps failing
+/// (upstream retries a failed pod sync after a 10 s back-off and records an event each time).
+const FAILED_MOUNT_REPEAT: Duration = Duration::from_secs(10);
+/// The grace period of pods evicted for local storage (upstream's immediate eviction).
+const EVICTION_GRACE_SECONDS: i64 = 1;
 
 /// What the worker does after a sync.
 enum Next {
@@ -60,6 +65,12 @@ struct PodWorker {
     backoff: HashMap<String, Duration>,
     waiting: WaitingReasons,
     last_written: Option<serde_json::Value>,
+    /// The last `FailedMount` messages recorded and when.
+    failed_mount: Option<(Vec<String>, std::time::Instant)>,
+    /// Why the pod is being evicted, once the eviction check decided so.
+    evicted: Option<String>,
+    /// Whether the `Evicted` event was recorded.
+    eviction_recorded: bool,
 }
 
 /// Runs a pod's worker until the pod is gone. `desired` carries the newest Pod object (or `None`
@@ -77,14 +88,22 @@ pub async fn run(
         backoff: HashMap::new(),
         waiting: WaitingReasons::new(),
         last_written: None,
+        failed_mount: None,
+        evicted: None,
+        eviction_recorded: false,
     };
+    let mut usage_timer = tokio::time::interval_at(
+        tokio::time::Instant::now() + usage::CHECK_INTERVAL,
+        usage::CHECK_INTERVAL,
+    );
+    usage_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let pod = desired.borrow_and_update().clone();
-        let next = match pod {
-            Some(pod) => match worker.sync(&pod).await {
+        let next = match pod.as_deref() {
+            Some(pod) => match worker.sync(pod).await {
                 Ok(next) => next,
                 Err(error) => {
-                    tracing::warn!(pod = %pod_key(&pod), %error, "pod sync failed");
+                    tracing::warn!(pod = %pod_key(pod), %error, "pod sync failed");
                     Next::After(RETRY)
                 }
             },
@@ -99,14 +118,29 @@ pub async fn run(
             Next::Done => return,
             Next::After(delay) => delay,
         };
-        tokio::select! {
-            changed = desired.changed() => {
-                if changed.is_err() {
-                    return;
+        let watched = pod
+            .as_deref()
+            .map(|pod| worker.watched_volumes(pod))
+            .unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                changed = desired.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    break;
+                }
+                _ = wake.notified() => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+                _ = usage_timer.tick(), if !watched.is_empty() => {
+                    if let Some(pod) = pod.as_deref() {
+                        if worker.check_usage(pod, &watched).await {
+                            break;
+                        }
+                    }
                 }
             }
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(delay) => {}
         }
     }
 }
@@ -148,7 +182,24 @@ impl PodWorker {
         let (mut observed, sandboxes) = runtime::observe(&self.context.cri, &uid).await?;
         if phase == "Succeeded" || phase == "Failed" {
             self.stop_everything(&observed, &sandboxes, 0).await?;
+            // A finished pod's memory-backed volumes, bind mounts and pod cgroup are released;
+            // its folders stay until the pod is deleted.
+            let pod_dir = self.context.paths.pod_dir(&uid);
+            let released = tokio::task::spawn_blocking(move || volumes::release(&pod_dir)).await;
+            if let Ok(Err(error)) = released {
+                tracing::warn!(pod = %pod_key(pod), %error, "unmounting a finished pod's volumes failed");
+            }
+            cgroups::remove_pod_cgroup(&cgroups::pod_cgroup(
+                &self
+                    .context
+                    .paths
+                    .cgroup_parent(&self.context.config.node_name),
+                &uid,
+            ));
             return Ok(Next::After(RESYNC));
+        }
+        if let Some(message) = self.evicted.clone() {
+            return self.evict(pod, message).await;
         }
         if self.start_time.is_none() {
             self.start_time = pod
@@ -197,16 +248,12 @@ impl PodWorker {
         }
 
         let volume_paths = match volumes::prepare(&self.context, pod).await {
-            Ok(paths) => paths,
-            Err(message) => {
-                tracing::warn!(pod = %pod_key(pod), %message, "volume setup failed");
-                self.context.recorder.pod(
-                    pod,
-                    None,
-                    EventType::Warning,
-                    "FailedMount",
-                    message.clone(),
-                );
+            Ok(paths) => {
+                self.failed_mount = None;
+                paths
+            }
+            Err(messages) => {
+                self.record_failed_mount(pod, messages);
                 self.write_status(pod, &observed, None).await?;
                 return Ok(Next::After(RETRY));
             }
@@ -346,8 +393,130 @@ impl PodWorker {
             next = next.min(Duration::from_millis(200));
         }
         self.remove_dead_containers(&observed).await;
+        self.remove_old_sandboxes(&sandboxes).await;
         self.write_status(pod, &observed, None).await?;
         Ok(Next::After(next))
+    }
+
+    /// Records `FailedMount` warnings: at once when they changed, otherwise every
+    /// [`FAILED_MOUNT_REPEAT`] while the volumes keep failing.
+    fn record_failed_mount(&mut self, pod: &Pod, messages: Vec<String>) {
+        let due = match &self.failed_mount {
+            Some((last, at)) => *last != messages || at.elapsed() >= FAILED_MOUNT_REPEAT,
+            None => true,
+        };
+        if !due {
+            return;
+        }
+        for message in &messages {
+            tracing::warn!(pod = %pod_key(pod), %message, "volume setup failed");
+            self.context.recorder.pod(
+                pod,
+                None,
+                EventType::Warning,
+                "FailedMount",
+                message.clone(),
+            );
+        }
+        self.failed_mount = Some((messages, std::time::Instant::now()));
+    }
+
+    /// The disk emptyDir volumes whose usage is checked against their `sizeLimit` while the pod
+    /// runs (none once it finished, is being deleted or is being evicted).
+    fn watched_volumes(&self, pod: &Pod) -> Vec<usage::LimitedVolume> {
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|status| status.phase.as_deref())
+            .unwrap_or_default();
+        if self.evicted.is_some()
+            || pod.metadata.deletion_timestamp.is_some()
+            || phase == "Succeeded"
+            || phase == "Failed"
+        {
+            return Vec::new();
+        }
+        usage::limited_volumes(pod)
+    }
+
+    /// Measures the watched volumes; returns whether one is over its limit (the pod is then
+    /// evicted by the next sync).
+    async fn check_usage(&mut self, pod: &Pod, watched: &[usage::LimitedVolume]) -> bool {
+        let pod_dir = self
+            .context
+            .paths
+            .pod_dir(pod.metadata.uid.as_deref().unwrap_or_default());
+        let paths: Vec<std::path::PathBuf> = watched
+            .iter()
+            .map(|volume| usage::empty_dir_path(&pod_dir, &volume.name))
+            .collect();
+        let measured = tokio::task::spawn_blocking(move || {
+            paths
+                .iter()
+                .map(|path| usage::disk_usage(path))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(measured) = measured else {
+            return false;
+        };
+        match usage::over_limit(watched, &measured) {
+            Some(message) => {
+                tracing::info!(pod = %pod_key(pod), %message, "evicting a pod over its emptyDir limit");
+                self.evicted = Some(message);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Evicts the pod as upstream's eviction manager does: an `Evicted` warning, containers killed
+    /// with a 1 s grace period, phase `Failed` with reason `Evicted`.
+    async fn evict(&mut self, pod: &Pod, message: String) -> Result<Next> {
+        if !self.eviction_recorded {
+            self.context
+                .recorder
+                .pod(pod, None, EventType::Warning, "Evicted", message.clone());
+            self.eviction_recorded = true;
+        }
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let (observed, sandboxes) = runtime::observe(&self.context.cri, &uid).await?;
+        self.stop_containers_gracefully_with(pod, &observed, &sandboxes, EVICTION_GRACE_SECONDS)
+            .await?;
+        let (observed, _) = runtime::observe(&self.context.cri, &uid).await?;
+        let forced = ("Failed".to_string(), "Evicted".to_string(), message);
+        self.write_status(pod, &observed, Some(forced)).await?;
+        Ok(Next::After(RESYNC))
+    }
+
+    /// Garbage: removes the pod's sandboxes that are neither its newest nor ready and hold no
+    /// containers any more (upstream keeps only the newest sandbox of a live pod).
+    async fn remove_old_sandboxes(&self, sandboxes: &[cri::PodSandbox]) {
+        for id in removable_sandboxes(sandboxes) {
+            let containers = self
+                .context
+                .cri
+                .runtime
+                .clone()
+                .list_containers(cri::ListContainersRequest {
+                    filter: Some(cri::ContainerFilter {
+                        pod_sandbox_id: id.to_string(),
+                        ..cri::ContainerFilter::default()
+                    }),
+                })
+                .await;
+            match containers {
+                Ok(response) if response.get_ref().containers.is_empty() => {
+                    if let Err(error) = runtime::remove_sandbox(&self.context.cri, id).await {
+                        tracing::debug!(%error, "removing an old sandbox failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(status) => {
+                    tracing::debug!(error = %status.message(), "listing an old sandbox's containers failed");
+                }
+            }
+        }
     }
 
     /// Starts probers for running containers, stops those of gone containers, and kills containers
@@ -913,22 +1082,13 @@ impl PodWorker {
             runtime::remove_sandbox(&self.context.cri, &sandbox.id).await?;
         }
         let pod_dir = self.context.paths.pod_dir(uid);
-        if pod_dir.exists() {
-            std::fs::remove_dir_all(&pod_dir)
-                .map_err(|error| Error::io(format!("removing {}", pod_dir.display()), error))?;
-        }
-        if let Some(sandbox) = sandboxes.first() {
-            let namespace = sandbox
-                .metadata
-                .as_ref()
-                .map(|metadata| metadata.namespace.clone())
-                .unwrap_or_default();
-            let name = sandbox
-                .metadata
-                .as_ref()
-                .map(|metadata| metadata.name.clone())
-                .unwrap_or_default();
-            let _ = std::fs::remove_dir_all(self.context.paths.pod_log_dir(&namespace, &name, uid));
+        let removing = pod_dir.clone();
+        tokio::task::spawn_blocking(move || volumes::remove_pod_dir(&removing))
+            .await
+            .map_err(|error| Error::Runtime(format!("removing a pod folder: {error}")))?
+            .map_err(|error| Error::io(format!("removing {}", pod_dir.display()), error))?;
+        for log_dir in pod_log_dirs(&self.context.paths.pod_logs_dir(), uid) {
+            let _ = std::fs::remove_dir_all(log_dir);
         }
         cgroups::remove_pod_cgroup(&cgroups::pod_cgroup(
             &self
@@ -1044,6 +1204,36 @@ impl PodWorker {
     }
 }
 
+/// The log folders (`NAMESPACE_NAME_UID`) of the pod with `uid`.
+pub(crate) fn pod_log_dirs(logs_dir: &std::path::Path, uid: &str) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(logs_dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| log_dir_uid(&entry.file_name().to_string_lossy()) == Some(uid))
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// The pod UID of a log folder name `NAMESPACE_NAME_UID` (names and UIDs have no `_`).
+pub(crate) fn log_dir_uid(name: &str) -> Option<&str> {
+    let mut parts = name.splitn(3, '_');
+    let (_namespace, _name, uid) = (parts.next()?, parts.next()?, parts.next()?);
+    (!uid.is_empty() && !uid.contains('_')).then_some(uid)
+}
+
+/// The sandboxes (newest first) that may go if they hold no containers: all but the newest, and
+/// only those that are not ready.
+fn removable_sandboxes(sandboxes: &[cri::PodSandbox]) -> Vec<&str> {
+    sandboxes
+        .iter()
+        .skip(1)
+        .filter(|sandbox| sandbox.state != cri::PodSandboxState::SandboxReady as i32)
+        .map(|sandbox| sandbox.id.as_str())
+        .collect()
+}
+
 /// Whether a pod whose sandbox is gone has nothing left to run: every container finished and the
 /// restart policy does not restart it.
 fn pod_finished(containers: &[Container], observed: &Observed, restart_policy: &str) -> bool {
@@ -1058,4 +1248,41 @@ fn pod_finished(containers: &[Container], observed: &Observed, restart_policy: &
             }
             _ => false,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(id: &str, ready: bool) -> cri::PodSandbox {
+        cri::PodSandbox {
+            id: id.to_string(),
+            state: if ready {
+                cri::PodSandboxState::SandboxReady as i32
+            } else {
+                cri::PodSandboxState::SandboxNotready as i32
+            },
+            ..cri::PodSandbox::default()
+        }
+    }
+
+    #[test]
+    fn log_folders_name_their_pod_uid_last() {
+        assert_eq!(log_dir_uid("default_web_0b6c-11"), Some("0b6c-11"));
+        assert_eq!(log_dir_uid("default_web"), None);
+        assert_eq!(log_dir_uid("a_b_c_d"), None);
+    }
+
+    #[test]
+    fn only_older_sandboxes_that_are_not_ready_may_go() {
+        assert!(removable_sandboxes(&[]).is_empty());
+        assert!(removable_sandboxes(&[sandbox("new", false)]).is_empty());
+        let sandboxes = [
+            sandbox("new", true),
+            sandbox("old-ready", true),
+            sandbox("old", false),
+            sandbox("older", false),
+        ];
+        assert_eq!(removable_sandboxes(&sandboxes), vec!["old", "older"]);
+    }
 }

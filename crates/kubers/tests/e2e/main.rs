@@ -13,6 +13,7 @@ mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
+mod pods_volumes;
 mod scheduler;
 mod streams;
 mod streams_pods;
