@@ -15,6 +15,7 @@ mod pods;
 mod scheduler;
 mod streams;
 mod streams_pods;
+mod tables;
 mod watch_cache;
 
 use std::path::{Path, PathBuf};
