@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::controllers::{template_cells, template_columns};
-use super::{ColumnDefinition, Printer, age_of, column, human_duration, name_and_age};
+use super::controllers::{template_columns, workload_cells};
+use super::descriptions as doc;
+use super::fields::{NONE, bool_ptr, condition_true, int, is_set, list, text, time};
+use super::{ColumnDefinition, Printer, age_of, column, human_duration, meta_str, name_and_age};
 
 pub(crate) const JOBS: Printer = Printer {
     columns: job_columns,
@@ -20,12 +22,7 @@ fn job_columns() -> Vec<ColumnDefinition> {
     let mut columns = vec![
         ColumnDefinition::name(),
         column("Status", "string", "Status of the job.", 0),
-        column(
-            "Completions",
-            "string",
-            "The completion status of the job.",
-            0,
-        ),
+        column("Completions", "string", doc::JOB_SUCCEEDED, 0),
         column(
             "Duration",
             "string",
@@ -34,136 +31,103 @@ fn job_columns() -> Vec<ColumnDefinition> {
         ),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns(true));
+    columns.extend(template_columns(Some(doc::JOB_SELECTOR)));
     columns
+}
+
+/// The Status cell: the first of Complete, Failed, Terminating, Suspended, FailureTarget and
+/// SuccessCriteriaMet that holds, else Running.
+fn job_status(job: &Value) -> &'static str {
+    let holds = |kind: &str| condition_true(job, "/status/conditions", kind);
+    if holds("Complete") {
+        "Complete"
+    } else if holds("Failed") {
+        "Failed"
+    } else if meta_str(job, "deletionTimestamp").is_some() {
+        "Terminating"
+    } else if holds("Suspended") {
+        "Suspended"
+    } else if holds("FailureTarget") {
+        "FailureTarget"
+    } else if holds("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else {
+        "Running"
+    }
 }
 
 fn job_cells(job: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (name, age) = name_and_age(job, now);
-    let condition = |kind: &str| {
-        job.pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|conditions| {
-                conditions
-                    .iter()
-                    .any(|condition| condition["type"] == kind && condition["status"] == "True")
-            })
-    };
-    let status = if condition("Failed") {
-        "Failed"
-    } else if condition("Complete") {
-        "Complete"
-    } else if condition("Suspended") {
-        "Suspended"
-    } else if condition("FailureTarget") {
-        "FailureTarget"
-    } else if condition("SuccessCriteriaMet") {
-        "SuccessCriteriaMet"
+    let succeeded = int(job, "/status/succeeded");
+    let completions = if is_set(job, "/spec/completions") {
+        format!("{succeeded}/{}", int(job, "/spec/completions"))
     } else {
-        "Running"
-    };
-    let succeeded = job
-        .pointer("/status/succeeded")
-        .and_then(Value::as_i64)
-        .unwrap_or(0);
-    let completions = match job.pointer("/spec/completions").and_then(Value::as_i64) {
-        Some(completions) => format!("{succeeded}/{completions}"),
-        None => {
-            let parallelism = job
-                .pointer("/spec/parallelism")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            format!("{succeeded}/1 of {parallelism}")
+        match int(job, "/spec/parallelism") {
+            parallelism if parallelism > 1 => format!("{succeeded}/1 of {parallelism}"),
+            _ => format!("{succeeded}/1"),
         }
     };
-    let time = |pointer: &str| {
-        job.pointer(pointer)
-            .and_then(Value::as_str)
-            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
-            .map(|time| time.with_timezone(&Utc))
-    };
-    let duration = match (time("/status/startTime"), time("/status/completionTime")) {
+    let duration = match (
+        time(job, "/status/startTime"),
+        time(job, "/status/completionTime"),
+    ) {
         (Some(start), Some(end)) => human_duration(end - start),
         (Some(start), None) => human_duration(now - start),
         (None, _) => String::new(),
     };
     let mut cells = vec![
         name,
-        Value::String(status.to_owned()),
-        Value::String(completions),
-        Value::String(duration),
+        job_status(job).into(),
+        completions.into(),
+        duration.into(),
         age,
     ];
-    cells.extend(template_cells(job, true));
+    let selector = job.pointer("/spec/selector").unwrap_or(&Value::Null);
+    cells.extend(workload_cells(job, "/spec/template", selector));
     cells
 }
 
 fn cron_job_columns() -> Vec<ColumnDefinition> {
     let mut columns = vec![
         ColumnDefinition::name(),
-        column("Schedule", "string", "The schedule in Cron format.", 0),
-        column(
-            "Timezone",
-            "string",
-            "The time zone name for the given schedule.",
-            0,
-        ),
-        column(
-            "Suspend",
-            "boolean",
-            "Whether subsequent executions are suspended.",
-            0,
-        ),
-        column(
-            "Active",
-            "integer",
-            "A list of pointers to currently running jobs.",
-            0,
-        ),
-        column(
-            "Last Schedule",
-            "string",
-            "Information when was the last time the job was successfully scheduled.",
-            0,
-        ),
+        column("Schedule", "string", doc::CJ_SCHEDULE, 0),
+        column("Timezone", "string", doc::CJ_TIMEZONE, 0),
+        column("Suspend", "boolean", doc::CJ_SUSPEND, 0),
+        column("Active", "integer", doc::CJ_ACTIVE, 0),
+        column("Last Schedule", "string", doc::CJ_LAST_SCHEDULE, 0),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns(true));
+    columns.extend(template_columns(Some(doc::JOB_SELECTOR)));
     columns
 }
 
 fn cron_job_cells(cron_job: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (name, age) = name_and_age(cron_job, now);
-    let text = |pointer: &str, default: &str| {
-        cron_job
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .filter(|text| !text.is_empty())
-            .unwrap_or(default)
-            .to_owned()
+    let last = if is_set(cron_job, "/status/lastScheduleTime") {
+        age_of(Some(text(cron_job, "/status/lastScheduleTime")), now)
+    } else {
+        NONE.to_owned()
     };
-    let suspended = cron_job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true);
-    let active = cron_job
-        .pointer("/status/active")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let last = cron_job
-        .pointer("/status/lastScheduleTime")
+    let time_zone = cron_job
+        .pointer("/spec/timeZone")
         .and_then(Value::as_str)
-        .map_or_else(|| "<none>".to_owned(), |time| age_of(Some(time), now));
-    let template = cron_job
-        .pointer("/spec/jobTemplate")
-        .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(NONE);
     let mut cells = vec![
         name,
-        Value::String(text("/spec/schedule", "")),
-        Value::String(text("/spec/timeZone", "<none>")),
-        Value::String(if suspended { "True" } else { "False" }.to_owned()),
-        Value::from(active),
-        Value::String(last),
+        text(cron_job, "/spec/schedule").into(),
+        time_zone.into(),
+        bool_ptr(cron_job, "/spec/suspend").into(),
+        list(cron_job, "/status/active").len().into(),
+        last.into(),
         age,
     ];
-    cells.extend(template_cells(&template, true));
+    let selector = cron_job
+        .pointer("/spec/jobTemplate/spec/selector")
+        .unwrap_or(&Value::Null);
+    cells.extend(workload_cells(
+        cron_job,
+        "/spec/jobTemplate/spec/template",
+        selector,
+    ));
     cells
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::descriptions as doc;
 use super::{ColumnDefinition, Printer, age_of, meta_str};
 
 pub(crate) const CONFIG_MAPS: Printer = Printer {
@@ -16,20 +17,10 @@ pub(crate) const SECRETS: Printer = Printer {
     cells: secret_cells,
 };
 
-const CONFIG_MAP_DATA: &str = "Data contains the configuration data. Each key must consist of alphanumeric \
-    characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys \
-    stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation \
-    process.";
-const SECRET_TYPE: &str = "Used to facilitate programmatic handling of secret data. More info: \
-    https://kubernetes.io/docs/concepts/configuration/secret/#secret-types";
-const SECRET_DATA: &str = "Data contains the secret data. Each key must consist of alphanumeric characters, \
-    '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the \
-    arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4";
-
 fn config_map_columns() -> Vec<ColumnDefinition> {
     vec![
         ColumnDefinition::name(),
-        ColumnDefinition::new("Data", "string", "", CONFIG_MAP_DATA, 0),
+        ColumnDefinition::new("Data", "string", "", doc::CM_DATA, 0),
         ColumnDefinition::age(),
     ]
 }
@@ -46,8 +37,8 @@ fn config_map_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
 fn secret_columns() -> Vec<ColumnDefinition> {
     vec![
         ColumnDefinition::name(),
-        ColumnDefinition::new("Type", "string", "", SECRET_TYPE, 0),
-        ColumnDefinition::new("Data", "string", "", SECRET_DATA, 0),
+        ColumnDefinition::new("Type", "string", "", doc::SECRET_TYPE, 0),
+        ColumnDefinition::new("Data", "string", "", doc::SECRET_DATA, 0),
         ColumnDefinition::age(),
     ]
 }

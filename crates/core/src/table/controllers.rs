@@ -1,14 +1,26 @@
-//! Tables of the workload controllers' own objects: replicasets (and replicationcontrollers),
-//! statefulsets and daemonsets, with upstream's columns.
+//! Tables of the workload controllers' own objects: deployments, replicasets, replicationcontrollers,
+//! statefulsets, daemonsets and controllerrevisions, with upstream's columns (Containers, Images and
+//! Selector appear with `-o wide`).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::descriptions as doc;
+use super::fields::{NONE, int, int_or, list};
+use super::selectors::{format_label_selector, format_labels, selector_string};
 use super::{ColumnDefinition, Printer, column, name_and_age};
 
+pub(crate) const DEPLOYMENTS: Printer = Printer {
+    columns: deployment_columns,
+    cells: deployment_cells,
+};
 pub(crate) const REPLICA_SETS: Printer = Printer {
     columns: replica_set_columns,
     cells: replica_set_cells,
+};
+pub(crate) const REPLICATION_CONTROLLERS: Printer = Printer {
+    columns: replication_controller_columns,
+    cells: replication_controller_cells,
 };
 pub(crate) const STATEFUL_SETS: Printer = Printer {
     columns: stateful_set_columns,
@@ -18,8 +30,13 @@ pub(crate) const DAEMON_SETS: Printer = Printer {
     columns: daemon_set_columns,
     cells: daemon_set_cells,
 };
+pub(crate) const CONTROLLER_REVISIONS: Printer = Printer {
+    columns: controller_revision_columns,
+    cells: controller_revision_cells,
+};
 
-pub(crate) fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
+/// The wide Containers and Images columns, and Selector (described by `selector`) when given.
+pub(crate) fn template_columns(selector: Option<&str>) -> Vec<ColumnDefinition> {
     let mut columns = vec![
         column(
             "Containers",
@@ -34,67 +51,121 @@ pub(crate) fn template_columns(with_selector: bool) -> Vec<ColumnDefinition> {
             1,
         ),
     ];
-    if with_selector {
-        columns.push(column("Selector", "string", "Label selector for pods.", 1));
+    if let Some(description) = selector {
+        columns.push(column("Selector", "string", description, 1));
     }
     columns
 }
 
-/// Containers, Images (and Selector) cells of a workload.
-pub(crate) fn template_cells(object: &Value, with_selector: bool) -> Vec<Value> {
-    let containers = object
-        .pointer("/spec/template/spec/containers")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
+/// Upstream's `layoutContainerCells`: container names and images, each joined by `,`.
+pub(crate) fn container_cells(containers: &[Value]) -> (String, String) {
     let join = |field: &str| {
         containers
             .iter()
-            .filter_map(|container| container[field].as_str())
+            .map(|container| container[field].as_str().unwrap_or(""))
             .collect::<Vec<_>>()
             .join(",")
     };
-    let mut cells = vec![Value::String(join("name")), Value::String(join("image"))];
-    if with_selector {
-        let selector = object
-            .pointer("/spec/selector/matchLabels")
-            .or_else(|| object.pointer("/spec/selector"))
-            .and_then(Value::as_object)
-            .map_or_else(|| "<none>".to_owned(), crate::labels::selector_text);
-        cells.push(Value::String(selector));
-    }
-    cells
+    (join("name"), join("image"))
 }
 
-fn number(object: &Value, pointer: &str) -> i64 {
-    object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+/// Containers, Images and Selector (`FormatLabelSelector` of `spec.selector`) of a workload whose pod
+/// template is at `template`.
+pub(crate) fn workload_cells(object: &Value, template: &str, selector: &Value) -> Vec<Value> {
+    let (names, images) = container_cells(list(object, &format!("{template}/spec/containers")));
+    vec![
+        names.into(),
+        images.into(),
+        format_label_selector(Some(selector)).into(),
+    ]
+}
+
+fn deployment_columns() -> Vec<ColumnDefinition> {
+    let mut columns = vec![
+        ColumnDefinition::name(),
+        column("Ready", "string", "Number of the pod with ready state", 0),
+        column("Up-to-date", "string", doc::DEPLOY_UPDATED, 0),
+        column("Available", "string", doc::DEPLOY_AVAILABLE, 0),
+        ColumnDefinition::age(),
+    ];
+    columns.extend(template_columns(Some(doc::DEPLOY_SELECTOR)));
+    columns
+}
+
+fn deployment_cells(deployment: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (name, age) = name_and_age(deployment, now);
+    let (names, images) = container_cells(list(deployment, "/spec/template/spec/containers"));
+    // A deployment prints its selector's plain text: empty when it selects everything.
+    let selector = selector_string(deployment.pointer("/spec/selector"))
+        .unwrap_or_else(|| "<invalid>".to_owned());
+    vec![
+        name,
+        format!(
+            "{}/{}",
+            int(deployment, "/status/readyReplicas"),
+            int_or(deployment, "/spec/replicas", 1)
+        )
+        .into(),
+        int(deployment, "/status/updatedReplicas").into(),
+        int(deployment, "/status/availableReplicas").into(),
+        age,
+        names.into(),
+        images.into(),
+        selector.into(),
+    ]
 }
 
 fn replica_set_columns() -> Vec<ColumnDefinition> {
     let mut columns = vec![
         ColumnDefinition::name(),
-        column("Desired", "integer", "Number of desired pods.", 0),
-        column("Current", "integer", "Number of actual replicas.", 0),
-        column("Ready", "integer", "Number of ready replicas.", 0),
+        column("Desired", "integer", doc::RS_SPEC_REPLICAS, 0),
+        column("Current", "integer", doc::RS_STATUS_REPLICAS, 0),
+        column("Ready", "integer", doc::RS_READY_REPLICAS, 0),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns(true));
+    columns.extend(template_columns(Some(doc::RS_SELECTOR)));
     columns
 }
 
 fn replica_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let desired = object
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
     let (name, age) = name_and_age(object, now);
-    let mut cells = vec![
+    let mut cells = replica_counts(object, name, age);
+    let selector = object.pointer("/spec/selector").unwrap_or(&Value::Null);
+    cells.extend(workload_cells(object, "/spec/template", selector));
+    cells
+}
+
+fn replica_counts(object: &Value, name: Value, age: Value) -> Vec<Value> {
+    vec![
         name,
-        Value::from(desired),
-        Value::from(number(object, "/status/replicas")),
-        Value::from(number(object, "/status/readyReplicas")),
+        int_or(object, "/spec/replicas", 1).into(),
+        int(object, "/status/replicas").into(),
+        int(object, "/status/readyReplicas").into(),
         age,
+    ]
+}
+
+fn replication_controller_columns() -> Vec<ColumnDefinition> {
+    let mut columns = vec![
+        ColumnDefinition::name(),
+        column("Desired", "integer", doc::RC_SPEC_REPLICAS, 0),
+        column("Current", "integer", doc::RC_STATUS_REPLICAS, 0),
+        column("Ready", "integer", doc::RC_READY_REPLICAS, 0),
+        ColumnDefinition::age(),
     ];
-    cells.extend(template_cells(object, true));
+    columns.extend(template_columns(Some(doc::RC_SELECTOR)));
+    columns
+}
+
+fn replication_controller_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (name, age) = name_and_age(object, now);
+    let mut cells = replica_counts(object, name, age);
+    let (names, images) = container_cells(list(object, "/spec/template/spec/containers"));
+    cells.extend([
+        names.into(),
+        images.into(),
+        format_labels(object.pointer("/spec/selector")).into(),
+    ]);
     cells
 }
 
@@ -104,90 +175,92 @@ fn stateful_set_columns() -> Vec<ColumnDefinition> {
         column("Ready", "string", "Number of the pod with ready state", 0),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns(false));
+    columns.extend(template_columns(None));
     columns
 }
 
 fn stateful_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let desired = object
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
     let (name, age) = name_and_age(object, now);
-    let mut cells = vec![
+    let (names, images) = container_cells(list(object, "/spec/template/spec/containers"));
+    vec![
         name,
-        Value::String(format!(
-            "{}/{desired}",
-            number(object, "/status/readyReplicas")
-        )),
+        format!(
+            "{}/{}",
+            int(object, "/status/readyReplicas"),
+            int_or(object, "/spec/replicas", 1)
+        )
+        .into(),
         age,
-    ];
-    cells.extend(template_cells(object, false));
-    cells
+        names.into(),
+        images.into(),
+    ]
 }
 
 fn daemon_set_columns() -> Vec<ColumnDefinition> {
     let mut columns = vec![
         ColumnDefinition::name(),
-        column(
-            "Desired",
-            "integer",
-            "The total number of nodes that should be running the daemon pod.",
-            0,
-        ),
-        column(
-            "Current",
-            "integer",
-            "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
-            0,
-        ),
-        column(
-            "Ready",
-            "integer",
-            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
-            0,
-        ),
-        column(
-            "Up-to-date",
-            "integer",
-            "The total number of nodes that are running updated daemon pod",
-            0,
-        ),
-        column(
-            "Available",
-            "integer",
-            "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)",
-            0,
-        ),
-        column(
-            "Node Selector",
-            "string",
-            "NodeSelector is a selector which must be true for the pod to fit on a node.",
-            0,
-        ),
+        column("Desired", "integer", doc::DS_DESIRED, 0),
+        column("Current", "integer", doc::DS_CURRENT, 0),
+        column("Ready", "integer", doc::DS_READY, 0),
+        column("Up-to-date", "integer", doc::DS_UPDATED, 0),
+        column("Available", "integer", doc::DS_AVAILABLE, 0),
+        column("Node Selector", "string", doc::POD_NODE_SELECTOR, 0),
         ColumnDefinition::age(),
     ];
-    columns.extend(template_columns(true));
+    columns.extend(template_columns(Some(doc::DS_SELECTOR)));
     columns
 }
 
 fn daemon_set_cells(object: &Value, now: DateTime<Utc>) -> Vec<Value> {
-    let node_selector = object
-        .pointer("/spec/template/spec/nodeSelector")
-        .and_then(Value::as_object)
-        .filter(|selector| !selector.is_empty())
-        .map_or_else(|| "<none>".to_owned(), crate::labels::selector_text);
     let (name, age) = name_and_age(object, now);
     let mut cells = vec![
         name,
-        Value::from(number(object, "/status/desiredNumberScheduled")),
-        Value::from(number(object, "/status/currentNumberScheduled")),
-        Value::from(number(object, "/status/numberReady")),
-        Value::from(number(object, "/status/updatedNumberScheduled")),
-        Value::from(number(object, "/status/numberAvailable")),
-        Value::String(node_selector),
+        int(object, "/status/desiredNumberScheduled").into(),
+        int(object, "/status/currentNumberScheduled").into(),
+        int(object, "/status/numberReady").into(),
+        int(object, "/status/updatedNumberScheduled").into(),
+        int(object, "/status/numberAvailable").into(),
+        format_labels(object.pointer("/spec/template/spec/nodeSelector")).into(),
         age,
     ];
-    cells.extend(template_cells(object, true));
+    let selector = object.pointer("/spec/selector").unwrap_or(&Value::Null);
+    cells.extend(workload_cells(object, "/spec/template", selector));
     cells
+}
+
+fn controller_revision_columns() -> Vec<ColumnDefinition> {
+    vec![
+        ColumnDefinition::name(),
+        column("Controller", "string", "Controller of the object", 0),
+        column("Revision", "string", doc::CR_REVISION, 0),
+        ColumnDefinition::age(),
+    ]
+}
+
+fn controller_revision_cells(revision: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (name, age) = name_and_age(revision, now);
+    let controller = list(revision, "/metadata/ownerReferences")
+        .iter()
+        .find(|owner| owner["controller"].as_bool() == Some(true))
+        .map_or_else(|| NONE.to_owned(), owner_name);
+    vec![
+        name,
+        controller.into(),
+        int(revision, "/revision").into(),
+        age,
+    ]
+}
+
+/// Upstream's `formatResourceName` of an owner reference: `kind.group/name` in lower case (`kind/name`
+/// for the core group, just the name when the kind is unknown).
+fn owner_name(owner: &Value) -> String {
+    let name = owner["name"].as_str().unwrap_or("");
+    let kind = owner["kind"].as_str().unwrap_or("");
+    let api_version = owner["apiVersion"].as_str().unwrap_or("");
+    let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+    match (kind, group) {
+        ("", "") => name.to_owned(),
+        (kind, "") => format!("{}/{name}", kind.to_lowercase()),
+        (kind, group) => format!("{}/{name}", format!("{kind}.{group}").to_lowercase()),
+    }
 }

@@ -3,14 +3,23 @@
 //! metadata so `-A` and `--show-labels` work, and resources without their own printer get upstream's
 //! default Name / Created At table.
 
+mod autoscaling;
 mod batch;
+mod cluster;
 mod config;
 mod controllers;
 mod default;
+mod descriptions;
 mod duration;
 mod events;
+mod fields;
 mod namespaces;
-mod workloads;
+mod networking;
+mod pods;
+mod policy;
+mod rbac;
+mod selectors;
+mod storage;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -151,21 +160,42 @@ pub(crate) struct Printer {
     pub(crate) cells: fn(&Value, DateTime<Utc>) -> Vec<Value>,
 }
 
+/// The printer of a resource: upstream's own columns where it has a printer (roles, clusterroles and
+/// limitranges have none upstream), else the default Name / Created At table.
 fn printer_for(info: &ResourceInfo) -> Printer {
     match (info.group, info.resource) {
         ("", "namespaces") => namespaces::PRINTER,
         ("", "configmaps") => config::CONFIG_MAPS,
         ("", "secrets") => config::SECRETS,
-        ("", "pods") => workloads::PODS,
-        ("", "nodes") => workloads::NODES,
-        ("", "services") => workloads::SERVICES,
-        ("apps", "deployments") => workloads::DEPLOYMENTS,
+        ("", "serviceaccounts") => rbac::SERVICE_ACCOUNTS,
+        ("", "pods") => pods::PODS,
+        ("", "podtemplates") => pods::POD_TEMPLATES,
+        ("", "nodes") => cluster::NODES,
+        ("", "services") => networking::SERVICES,
+        ("", "endpoints") => networking::ENDPOINTS,
         ("", "events") | ("events.k8s.io", "events") => events::EVENTS,
-        ("apps", "replicasets") | ("", "replicationcontrollers") => controllers::REPLICA_SETS,
+        ("", "replicationcontrollers") => controllers::REPLICATION_CONTROLLERS,
+        ("", "persistentvolumes") => storage::PERSISTENT_VOLUMES,
+        ("", "persistentvolumeclaims") => storage::PERSISTENT_VOLUME_CLAIMS,
+        ("", "resourcequotas") => policy::RESOURCE_QUOTAS,
+        ("apps", "deployments") => controllers::DEPLOYMENTS,
+        ("apps", "replicasets") => controllers::REPLICA_SETS,
         ("apps", "statefulsets") => controllers::STATEFUL_SETS,
         ("apps", "daemonsets") => controllers::DAEMON_SETS,
+        ("apps", "controllerrevisions") => controllers::CONTROLLER_REVISIONS,
+        ("autoscaling", "horizontalpodautoscalers") => autoscaling::HORIZONTAL_POD_AUTOSCALERS,
         ("batch", "jobs") => batch::JOBS,
         ("batch", "cronjobs") => batch::CRON_JOBS,
+        ("coordination.k8s.io", "leases") => cluster::LEASES,
+        ("discovery.k8s.io", "endpointslices") => networking::ENDPOINT_SLICES,
+        ("networking.k8s.io", "ingresses") => networking::INGRESSES,
+        ("networking.k8s.io", "ingressclasses") => networking::INGRESS_CLASSES,
+        ("networking.k8s.io", "networkpolicies") => networking::NETWORK_POLICIES,
+        ("policy", "poddisruptionbudgets") => policy::POD_DISRUPTION_BUDGETS,
+        ("rbac.authorization.k8s.io", "rolebindings") => rbac::ROLE_BINDINGS,
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => rbac::CLUSTER_ROLE_BINDINGS,
+        ("scheduling.k8s.io", "priorityclasses") => cluster::PRIORITY_CLASSES,
+        ("storage.k8s.io", "storageclasses") => storage::STORAGE_CLASSES,
         _ => default::PRINTER,
     }
 }

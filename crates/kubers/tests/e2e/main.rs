@@ -17,6 +17,7 @@ mod pods_volumes;
 mod scheduler;
 mod streams;
 mod streams_pods;
+mod tables;
 mod watch_cache;
 
 use std::path::{Path, PathBuf};
