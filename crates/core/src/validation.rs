@@ -28,6 +28,7 @@ pub fn validate(info: &ResourceInfo, object: &Value) -> Vec<Cause> {
                 &mut causes,
             );
         }
+        ("batch", "cronjobs") => cron_job_schedule(object, &mut causes),
         ("batch", "jobs") => {
             pod_spec(
                 object.pointer("/spec/template/spec"),
@@ -38,6 +39,19 @@ pub fn validate(info: &ResourceInfo, object: &Value) -> Vec<Cause> {
         _ => {}
     }
     causes
+}
+
+/// A CronJob's schedule may not name a time zone (`TZ=`, `CRON_TZ=`): `spec.timeZone` does.
+fn cron_job_schedule(object: &Value, causes: &mut Vec<Cause>) {
+    if let Some(schedule) = object.pointer("/spec/schedule").and_then(Value::as_str)
+        && schedule.contains("TZ")
+    {
+        causes.push(Cause::invalid(
+            "spec.schedule",
+            &json!(schedule),
+            "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+        ));
+    }
 }
 
 fn pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {

@@ -6,6 +6,7 @@ mod auth;
 mod clients;
 mod cluster;
 mod controllers;
+mod cron_jobs;
 mod durability;
 mod kube_rs;
 mod lifecycle;
@@ -16,6 +17,7 @@ mod scheduler;
 mod streams;
 mod streams_pods;
 mod watch_cache;
+mod workloads;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
