@@ -16,6 +16,7 @@
 //! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
 //! - [`daemon_set`]: one pod per eligible Node.
 //! - [`stateful_set`]: pods with stable names, in order.
+//! - [`history`]: ControllerRevisions, the template history of DaemonSets and StatefulSets.
 //! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
@@ -28,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod history;
 pub mod informer;
 pub mod job;
 pub mod namespace;
