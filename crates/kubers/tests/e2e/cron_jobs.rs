@@ -124,7 +124,7 @@ fn a_cron_job_runs_a_missed_schedule_at_once_and_lets_the_job_go_when_done() {
 #[test]
 fn forbid_skips_while_a_job_runs_and_history_limits_delete_old_jobs() {
     let server = server();
-    let kubectl = &kubectls()[1];
+    let kubectl = &kubectls()[0];
     apply(
         &server,
         kubectl,
