@@ -12,12 +12,15 @@
 //! - [`endpoints`]: Endpoints and EndpointSlices of Services with selectors.
 //! - [`pod_gc`]: pods of deleted nodes, and finished pods beyond the threshold.
 //! - [`job`]: Jobs run pods to completion or fail past their limits.
+//! - [`cron_job`]: CronJobs create Jobs on their schedule.
 //! - [`ttl_after_finished`]: finished Jobs go after their `ttlSecondsAfterFinished`.
 //! - [`daemon_set`]: one pod per eligible Node.
 //! - [`stateful_set`]: pods with stable names, in order.
+//! - [`history`]: ControllerRevisions, the template history of DaemonSets and StatefulSets.
 //! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 
+pub mod cron_job;
 pub mod daemon_set;
 pub mod deployment;
 pub mod discovery;
@@ -26,6 +29,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
+pub mod history;
 pub mod informer;
 pub mod job;
 pub mod namespace;
@@ -67,6 +71,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     endpoints::start(client.clone(), &informers);
     pod_gc::start(client.clone(), &informers);
     job::start(client.clone(), &informers);
+    cron_job::start(client.clone(), &informers);
     ttl_after_finished::start(client.clone(), &informers);
     garbage_collector::start(client.clone(), &informers);
     informers.start();

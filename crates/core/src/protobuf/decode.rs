@@ -272,7 +272,7 @@ mod tests {
     fn refusals() {
         assert_eq!(decode_body(b"{}"), Err(Error::NoMagic));
         assert!(matches!(
-            decode_body(&body("batch/v1", "Job", b"")),
+            decode_body(&body("batch/v1", "CronJob", b"")),
             Err(Error::UnsupportedKind { .. })
         ));
         let unknown_field = bytes(9, b"something");

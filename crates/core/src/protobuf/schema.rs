@@ -237,6 +237,7 @@ pub static POD_SPEC: Schema = Schema {
         field(17, "subdomain", Kind::String),
         field(19, "schedulerName", Kind::String),
         list(20, "initContainers", Kind::Message(&CONTAINER)),
+        field(30, "enableServiceLinks", Kind::Bool),
     ],
 };
 
@@ -292,6 +293,37 @@ pub static DEPLOYMENT: Schema = Schema {
     fields: &[
         field(1, "metadata", Kind::Message(&OBJECT_META)),
         field(2, "spec", Kind::Message(&DEPLOYMENT_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
+/// `batch/v1.JobSpec`: what `kubectl create job` (also `--from=cronjob/NAME`) sends.
+pub static JOB_SPEC: Schema = Schema {
+    name: "JobSpec",
+    fields: &[
+        field(1, "parallelism", Kind::Int),
+        field(2, "completions", Kind::Int),
+        field(3, "activeDeadlineSeconds", Kind::Int),
+        field(4, "selector", Kind::Message(&LABEL_SELECTOR)),
+        field(5, "manualSelector", Kind::Bool),
+        field(6, "template", Kind::Message(&POD_TEMPLATE_SPEC)),
+        field(7, "backoffLimit", Kind::Int),
+        field(8, "ttlSecondsAfterFinished", Kind::Int),
+        field(9, "completionMode", Kind::String),
+        field(10, "suspend", Kind::Bool),
+        field(12, "backoffLimitPerIndex", Kind::Int),
+        field(13, "maxFailedIndexes", Kind::Int),
+        field(14, "podReplacementPolicy", Kind::String),
+        field(15, "managedBy", Kind::String),
+    ],
+};
+
+/// `batch/v1.Job`.
+pub static JOB: Schema = Schema {
+    name: "Job",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&JOB_SPEC)),
         field(3, "status", Kind::Discard),
     ],
 };
@@ -552,6 +584,7 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
         ("v1", "Namespace") => Some(&NAMESPACE),
         ("v1", "Service") => Some(&SERVICE),
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
+        ("batch/v1", "Job") => Some(&JOB),
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         ("v1", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
         ("authentication.k8s.io/v1", "TokenRequest") => Some(&TOKEN_REQUEST),

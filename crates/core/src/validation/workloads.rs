@@ -267,7 +267,7 @@ pub fn cron_job(object: &Value, causes: &mut Vec<Cause>) {
 /// Why a cron schedule is not one upstream's parser takes: five fields or a `@` descriptor, and no
 /// time zone prefix (that is `spec.timeZone`'s job).
 fn schedule_problem(schedule: &str) -> Option<String> {
-    if schedule.starts_with("TZ=") || schedule.starts_with("CRON_TZ=") {
+    if schedule.contains("TZ") {
         return Some("cannot use TZ or CRON_TZ in schedule, use timeZone field instead".into());
     }
     if let Some(descriptor) = schedule.strip_prefix('@') {

@@ -3,22 +3,25 @@
 //! `apps.kubernetes.io/pod-index` labels), PersistentVolumeClaims `<template>-<pod>` from the
 //! volumeClaimTemplates, created in order and each only once the previous one runs and is ready
 //! (`OrderedReady`) or all at once (`Parallel`), removed from the highest ordinal down, and rolled
-//! from the highest ordinal down to the partition one pod at a time. Revisions are the template's
-//! hash (`<set>-<hash>`); ControllerRevision objects are not written yet.
+//! from the highest ordinal down to the partition one pod at a time. Each template is a
+//! ControllerRevision ([`revisions`]); pods carry their revision's name as `controller-revision-hash`,
+//! and pods below the partition are made from the current revision.
+
+pub mod revisions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{
-    PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Pod, Volume,
+    PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, Pod, PodTemplateSpec, Volume,
 };
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams};
 
-use crate::deployment::util::template_hash;
 use crate::error::{Error, Result, is_not_found};
 use crate::events::{NORMAL, Recorder};
+use crate::history::{self, History};
 use crate::informer::{Informer, Informers};
 use crate::pods::{controller_of, controller_reference, from_template, is_available, is_ready};
 use crate::queue::{WorkQueue, run_workers};
@@ -34,6 +37,7 @@ struct StatefulSetController {
     client: kube::Client,
     sets: Arc<Informer<StatefulSet>>,
     pods: Arc<Informer<Pod>>,
+    history: History,
     queue: Arc<WorkQueue<String>>,
     recorder: Recorder,
 }
@@ -46,6 +50,7 @@ fn key_of(namespace: &str, name: &str) -> String {
 pub fn start(client: kube::Client, informers: &Informers) {
     let controller = Arc::new(StatefulSetController {
         recorder: Recorder::new(client.clone(), "statefulset-controller"),
+        history: History::new(client.clone(), informers.get::<ControllerRevision>()),
         client,
         sets: informers.get::<StatefulSet>(),
         pods: informers.get::<Pod>(),
@@ -77,6 +82,7 @@ pub fn start(client: kube::Client, informers: &Informers) {
     tokio::spawn(async move {
         controller.sets.synced().await;
         controller.pods.synced().await;
+        controller.history.informer().synced().await;
         let queue = Arc::clone(&controller.queue);
         run_workers("statefulset-controller", queue, 2, move |key: String| {
             let controller = Arc::clone(&controller);
@@ -196,13 +202,10 @@ impl StatefulSetController {
             .as_ref()
             .and_then(|ordinals| ordinals.start)
             .unwrap_or(0);
-        let hash = template_hash(
-            &spec.template,
-            set.status
-                .as_ref()
-                .and_then(|status| status.collision_count),
-        );
-        let update_revision = format!("{name}-{hash}");
+        let revisions = self.history.owned(namespace, &uid);
+        let chosen = revisions::resolve(&self.history, &set, &revisions).await?;
+        let update_revision = chosen.update.name_any();
+        let current_template = history::template_of(&chosen.current);
         let mut owned: BTreeMap<i32, Arc<Pod>> = BTreeMap::new();
         for pod in self.pods.list_namespace(namespace) {
             if controller_of(&pod.metadata).is_some_and(|owner| owner.uid == uid)
@@ -231,22 +234,40 @@ impl StatefulSetController {
         });
         for step in plan(&slots, &condemned, parallel, &update_revision, partition) {
             match step {
+                // Below the partition pods keep the current revision (upstream's
+                // `newVersionedStatefulSetPod`).
+                Step::Create(ordinal)
+                    if partition.is_some_and(|partition| ordinal < start + partition)
+                        && let Some(template) = current_template.as_ref() =>
+                {
+                    self.create(&set, ordinal, template, &chosen.current.name_any())
+                        .await?;
+                }
                 Step::Create(ordinal) => {
-                    self.create(&set, ordinal, &update_revision).await?;
+                    self.create(&set, ordinal, &spec.template, &update_revision)
+                        .await?;
                 }
                 Step::Delete(pod) => self.delete(&set, &pod).await?,
                 Step::Wait => {}
             }
         }
-        self.update_status(&set, &owned, &update_revision).await
+        self.update_status(&set, &owned, &chosen).await?;
+        let live: Vec<&Arc<Pod>> = owned.values().collect();
+        revisions::truncate(&self.history, &set, &live, &revisions, &chosen).await
     }
 
-    async fn create(&self, set: &StatefulSet, ordinal: i32, revision: &str) -> Result<()> {
+    async fn create(
+        &self,
+        set: &StatefulSet,
+        ordinal: i32,
+        template: &PodTemplateSpec,
+        revision: &str,
+    ) -> Result<()> {
         let namespace = set.namespace().unwrap_or_default();
         let set_name = set.name_any();
         let spec = set.spec.clone().unwrap_or_default();
         let pod_name = format!("{set_name}-{ordinal}");
-        let mut pod = from_template(&spec.template, controller_reference(set), &namespace);
+        let mut pod = from_template(template, controller_reference(set), &namespace);
         pod.metadata.generate_name = None;
         pod.metadata.name = Some(pod_name.clone());
         let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
@@ -347,8 +368,10 @@ impl StatefulSetController {
         &self,
         set: &StatefulSet,
         owned: &BTreeMap<i32, Arc<Pod>>,
-        update_revision: &str,
+        chosen: &revisions::Revisions,
     ) -> Result<()> {
+        let update_revision = chosen.update.name_any();
+        let update_revision = update_revision.as_str();
         let spec = set.spec.clone().unwrap_or_default();
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
         let now = k8s_openapi::jiff::Timestamp::now();
@@ -357,10 +380,7 @@ impl StatefulSetController {
             .filter(|pod| pod.metadata.deletion_timestamp.is_none())
             .collect();
         let previous = set.status.clone().unwrap_or_default();
-        let current_revision = previous
-            .current_revision
-            .clone()
-            .unwrap_or_else(|| update_revision.to_owned());
+        let current_revision = chosen.current.name_any();
         let revision_count = |revision: &str| {
             i32::try_from(
                 active
@@ -394,7 +414,9 @@ impl StatefulSetController {
             updated_replicas: Some(updated),
             current_revision: Some(current_revision),
             update_revision: Some(update_revision.to_owned()),
-            collision_count: previous.collision_count,
+            collision_count: (chosen.collision_count > 0)
+                .then_some(chosen.collision_count)
+                .or(previous.collision_count),
             conditions: previous.conditions.clone(),
         };
         if set.status.as_ref() == Some(&status) {

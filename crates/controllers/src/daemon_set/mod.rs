@@ -2,14 +2,18 @@
 //! required node affinity, taints against the template's tolerations plus the daemon tolerations),
 //! pinned to its Node through a `metadata.name` node-affinity field and placed by the scheduler;
 //! pods of ineligible or deleted Nodes go, duplicates and failed pods are replaced, RollingUpdate
-//! replaces out-of-date pods within `maxUnavailable` (`OnDelete` waits), and the status counts
-//! desired, current, misscheduled, ready, available and updated pods.
+//! ([`rolling`]) replaces out-of-date pods within `maxUnavailable` or `maxSurge` (`OnDelete` waits),
+//! and the status counts desired, current, misscheduled, ready, available and updated pods. Each
+//! template is a ControllerRevision ([`revisions`]), which `kubectl rollout history|undo` read.
+
+pub mod revisions;
+pub mod rolling;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use futures::future::join_all;
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
     PodTemplateSpec, Taint, Toleration,
@@ -17,10 +21,11 @@ use k8s_openapi::api::core::v1::{
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams};
 
-use crate::deployment::util::{scaled_value, template_hash};
+use crate::deployment::util::scaled_value;
 use crate::error::{Error, Result, is_not_found};
 use crate::events::{NORMAL, Recorder};
 use crate::expectations::Expectations;
+use crate::history::History;
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::{controller_of, controller_reference, from_template, is_available, is_ready};
 use crate::queue::{WorkQueue, run_workers};
@@ -39,6 +44,7 @@ struct DaemonSetController {
     queue: Arc<WorkQueue<String>>,
     expectations: Expectations,
     recorder: Recorder,
+    history: History,
 }
 
 fn key_of(namespace: &str, name: &str) -> String {
@@ -49,6 +55,7 @@ fn key_of(namespace: &str, name: &str) -> String {
 pub fn start(client: kube::Client, informers: &Informers) {
     let controller = Arc::new(DaemonSetController {
         recorder: Recorder::new(client.clone(), "daemonset-controller"),
+        history: History::new(client.clone(), informers.get::<ControllerRevision>()),
         client,
         daemon_sets: informers.get::<DaemonSet>(),
         nodes: informers.get::<Node>(),
@@ -105,6 +112,7 @@ pub fn start(client: kube::Client, informers: &Informers) {
         controller.daemon_sets.synced().await;
         controller.nodes.synced().await;
         controller.pods.synced().await;
+        controller.history.informer().synced().await;
         let queue = Arc::clone(&controller.queue);
         run_workers("daemonset-controller", queue, 2, move |key: String| {
             let controller = Arc::clone(&controller);
@@ -296,17 +304,27 @@ impl DaemonSetController {
         let spec = ds.spec.clone().unwrap_or_default();
         let selector = Selector::from_label_selector(Some(&spec.selector));
         let template = spec.template.clone();
-        let hash = template_hash(
-            &template,
-            ds.status.as_ref().and_then(|s| s.collision_count),
-        );
         let uid = ds.uid().unwrap_or_default();
+        let owned_revisions = self.history.owned(namespace, &uid);
+        let (current, old_revisions) =
+            revisions::construct(&self.client, &self.history, &ds, &owned_revisions).await?;
+        let hash = current
+            .labels()
+            .get(REVISION_HASH)
+            .cloned()
+            .unwrap_or_else(|| current.name_any());
+        let strategy = spec.update_strategy.clone().unwrap_or_default();
+        let rolling_update = strategy.type_.as_deref() != Some("OnDelete");
+        let rolling = strategy.rolling_update.clone().unwrap_or_default();
+        let surge_setting = rolling.max_surge.as_ref().filter(|_| rolling_update);
         let mut by_node: HashMap<String, Vec<Arc<Pod>>> = HashMap::new();
+        let mut all_owned: Vec<Arc<Pod>> = Vec::new();
         for pod in self.pods.list_namespace(namespace) {
             let owned = controller_of(&pod.metadata).is_some_and(|owner| owner.uid == uid);
             if !owned || !selector.matches(pod.metadata.labels.as_ref()) {
                 continue;
             }
+            all_owned.push(Arc::clone(&pod));
             if let Some(node) = target_node(&pod) {
                 by_node.entry(node).or_default().push(pod);
             }
@@ -322,8 +340,15 @@ impl DaemonSetController {
         };
         let now = k8s_openapi::jiff::Timestamp::now();
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
-        let mut outdated: Vec<Arc<Pod>> = Vec::new();
-        let mut unavailable = 0;
+        let desired = i32::try_from(
+            nodes
+                .iter()
+                .filter(|node| should_run(&template, node).0)
+                .count(),
+        )
+        .unwrap_or(i32::MAX);
+        let max_surge = scaled_value(surge_setting, desired, true);
+        let mut per_node: Vec<rolling::NodePods> = Vec::new();
         for node in &nodes {
             let node_name = node.name_any();
             let (run, keep) = should_run(&template, node);
@@ -350,37 +375,54 @@ impl DaemonSetController {
             if !run {
                 continue;
             }
-            // Failed pods are replaced; of several, the oldest stays.
+            // Failed pods are replaced; of several, the oldest stays (with surge, the oldest of
+            // the current revision and the oldest of an older one).
             let (failed, mut running): (Vec<_>, Vec<_>) = pods.drain(..).partition(|pod| {
                 pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed")
             });
             delete.extend(failed);
             running.sort_by_key(|pod| pod.metadata.creation_timestamp.as_ref().map(|t| t.0));
-            if running.len() > 1 {
-                delete.extend(running.split_off(1));
+            let is_new = |pod: &Arc<Pod>| pod.labels().get(REVISION_HASH) == Some(&hash);
+            let mut new = None;
+            let mut old = None;
+            for pod in &running {
+                let slot = if max_surge > 0 && is_new(pod) {
+                    &mut new
+                } else if max_surge > 0 {
+                    &mut old
+                } else if new.is_none() && old.is_none() {
+                    if is_new(pod) { &mut new } else { &mut old }
+                } else {
+                    delete.push(Arc::clone(pod));
+                    continue;
+                };
+                if slot.is_none() {
+                    *slot = Some(Arc::clone(pod));
+                } else {
+                    delete.push(Arc::clone(pod));
+                }
             }
             match running.first() {
-                None => {
-                    create_on.push(node_name);
-                    unavailable += 1;
-                }
+                None => create_on.push(node_name.clone()),
                 Some(pod) => {
-                    let current = pod.labels().get(REVISION_HASH) == Some(&hash);
-                    if current {
+                    if is_new(pod) {
                         status.updated_number_scheduled =
                             Some(status.updated_number_scheduled.unwrap_or(0) + 1);
-                    } else {
-                        outdated.push(Arc::clone(pod));
                     }
                     if is_ready(pod) {
                         status.number_ready += 1;
                     }
                     if is_available(pod, min_ready, now) {
                         status.number_available = Some(status.number_available.unwrap_or(0) + 1);
-                    } else {
-                        unavailable += 1;
                     }
                 }
+            }
+            if !running.is_empty() {
+                per_node.push(rolling::NodePods {
+                    node: node_name,
+                    new,
+                    old,
+                });
             }
         }
         // Pods of Nodes that no longer exist.
@@ -390,32 +432,17 @@ impl DaemonSetController {
                     .filter(|pod| pod.metadata.deletion_timestamp.is_none()),
             );
         }
-        // RollingUpdate: out-of-date pods go within maxUnavailable (unavailable ones first).
-        let strategy = spec.update_strategy.clone().unwrap_or_default();
-        if strategy.type_.as_deref() != Some("OnDelete") {
-            let desired = status.desired_number_scheduled;
-            let max_unavailable = scaled_value(
-                strategy
-                    .rolling_update
-                    .as_ref()
-                    .and_then(|r| r.max_unavailable.as_ref())
-                    .or(Some(
-                        &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(1),
-                    )),
-                desired,
-                true,
-            )
-            .max(1);
-            outdated.sort_by_key(|pod| is_available(pod, min_ready, now));
-            let mut budget = max_unavailable - unavailable;
-            for pod in outdated {
-                if !is_available(&pod, min_ready, now) {
-                    delete.push(pod);
-                } else if budget > 0 {
-                    budget -= 1;
-                    delete.push(pod);
-                }
+        if rolling_update {
+            let mut max_unavailable = scaled_value(rolling.max_unavailable.as_ref(), desired, true);
+            if max_unavailable == 0 && max_surge == 0 {
+                max_unavailable = 1;
             }
+            if rolling.max_unavailable.is_none() && max_surge == 0 {
+                max_unavailable = 1;
+            }
+            let step = rolling::plan(&per_node, max_surge, max_unavailable, min_ready, now);
+            delete.extend(step.delete);
+            create_on.extend(step.create_on);
         }
         status.number_unavailable =
             Some((status.desired_number_scheduled - status.number_available.unwrap_or(0)).max(0));
@@ -423,6 +450,7 @@ impl DaemonSetController {
             self.create(&ds, key, &template, &hash, &create_on).await?;
             self.delete(&ds, key, &delete).await?;
         }
+        revisions::cleanup(&self.history, &ds, &all_owned, &old_revisions).await?;
         if ds.status.as_ref() != Some(&status) {
             let mut updated = (*ds).clone();
             updated.status = Some(status);

@@ -1,16 +1,20 @@
-//! The Job controller, as upstream's for non-indexed Jobs: runs `parallelism` pods until
-//! `completions` succeeded (or, without completions, until one succeeded and none runs), fails the
-//! Job past `backoffLimit` or `activeDeadlineSeconds` (`FailureTarget` and `Failed` conditions),
-//! completes it (`SuccessCriteriaMet`, `Complete`, `completionTime`), and counts finished pods
-//! through the `batch.kubernetes.io/job-tracking` finalizer and `uncountedTerminatedPods`, so that
-//! no pod is counted twice or lost. Indexed Jobs and pod failure policies are not handled yet.
+//! The Job controller, as upstream's: runs `parallelism` pods until `completions` succeeded (or,
+//! without completions, until one succeeded and none runs), fails the Job past `backoffLimit` or
+//! `activeDeadlineSeconds` (`FailureTarget` and `Failed` conditions), completes it
+//! (`SuccessCriteriaMet`, `Complete`, `completionTime`), and counts finished pods through the
+//! `batch.kubernetes.io/job-tracking` finalizer and `uncountedTerminatedPods`, so that no pod is
+//! counted twice or lost. Indexed Jobs ([`indexed`]) run one pod per completion index and count
+//! indexes instead. Pod failure policies and `backoffLimitPerIndex` are not handled yet.
+
+pub mod indexed;
+pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
+use k8s_openapi::api::batch::v1::{Job, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -24,6 +28,10 @@ use crate::expectations::Expectations;
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::{controller_of, controller_reference, from_template, is_ready};
 use crate::queue::{WorkQueue, run_workers};
+use indexed::{Intervals, index_of, is_indexed};
+use rules::{add_condition, condition, count, want_active};
+
+pub use rules::finished;
 
 /// The finalizer that keeps a finished pod until the Job counted it.
 pub const TRACKING: &str = "batch.kubernetes.io/job-tracking";
@@ -53,18 +61,6 @@ fn phase(pod: &Pod) -> Option<&str> {
 
 fn has_tracking(pod: &Pod) -> bool {
     pod.finalizers().iter().any(|f| f == TRACKING)
-}
-
-/// Whether a Job has a true `Complete` or `Failed` condition.
-pub fn finished(job: &Job) -> bool {
-    job.status
-        .as_ref()
-        .and_then(|status| status.conditions.as_ref())
-        .is_some_and(|conditions| {
-            conditions
-                .iter()
-                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-        })
 }
 
 /// Registers the controller with the informers and starts its workers once they synced.
@@ -129,39 +125,6 @@ pub fn start(client: kube::Client, informers: &Informers) {
             async move { controller.sync(&key).await }
         });
     });
-}
-
-/// How many pods a Job wants running (upstream's `wantActive`).
-fn want_active(job: &Job, active: i32, succeeded: i32) -> i32 {
-    let spec = job.spec.clone().unwrap_or_default();
-    if spec.suspend.unwrap_or(false) {
-        return 0;
-    }
-    let parallelism = spec.parallelism.unwrap_or(1).max(0);
-    match spec.completions {
-        None if succeeded > 0 => active,
-        None => parallelism,
-        Some(completions) => (completions - succeeded).clamp(0, parallelism),
-    }
-}
-
-fn condition(type_: &str, reason: &str, message: &str) -> JobCondition {
-    let now = Time(Timestamp::now());
-    JobCondition {
-        type_: type_.to_owned(),
-        status: "True".to_owned(),
-        reason: Some(reason.to_owned()),
-        message: Some(message.to_owned()),
-        last_probe_time: Some(now.clone()),
-        last_transition_time: Some(now),
-    }
-}
-
-fn add_condition(status: &mut JobStatus, condition: JobCondition) {
-    let conditions = status.conditions.get_or_insert_with(Vec::new);
-    if !conditions.iter().any(|c| c.type_ == condition.type_) {
-        conditions.push(condition);
-    }
 }
 
 impl JobController {
@@ -262,7 +225,9 @@ impl JobController {
         Ok(())
     }
 
-    async fn create_pods(&self, job: &Job, key: &str, count: usize) -> Result<()> {
+    /// Creates one pod per entry: of that completion index for an Indexed Job, any for others.
+    async fn create_pods(&self, job: &Job, key: &str, indexes: &[Option<i32>]) -> Result<()> {
+        let count = indexes.len();
         let Some(template) = job.spec.as_ref().map(|spec| spec.template.clone()) else {
             return Ok(());
         };
@@ -285,7 +250,17 @@ impl JobController {
         self.expectations.expect_creations(key, count);
         let api = self.pods_api(&namespace);
         let params = PostParams::default();
-        let results = join_all((0..count).map(|_| api.create(&params, &pod))).await;
+        let pods: Vec<Pod> = indexes
+            .iter()
+            .map(|index| {
+                let mut pod = pod.clone();
+                if let Some(index) = index {
+                    indexed::assign(&mut pod, &job.name_any(), *index);
+                }
+                pod
+            })
+            .collect();
+        let results = join_all(pods.iter().map(|pod| api.create(&params, pod))).await;
         let mut failure = None;
         for result in results {
             match result {
@@ -367,6 +342,20 @@ impl JobController {
             .filter(|pod| controller_of(&pod.metadata).is_some_and(|owner| owner.uid == uid))
             .collect();
         let mut status = job.status.clone().unwrap_or_default();
+        let indexed = is_indexed(&job);
+        let completions = job
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.completions)
+            .unwrap_or(0);
+        let completed = Intervals::parse(
+            status.completed_indexes.as_deref().unwrap_or(""),
+            completions,
+        );
+        // An Indexed Job counts a succeeded pod by its index (once), not by its uid.
+        let counted_index =
+            |pod: &Pod| index_of(pod).is_none_or(|ix| ix >= completions || completed.has(ix));
+        let mut new_indexes = BTreeSet::new();
         let uncounted = status.uncounted_terminated_pods.clone().unwrap_or_default();
         let mut uncounted_succeeded: BTreeSet<String> = uncounted
             .succeeded
@@ -385,6 +374,14 @@ impl JobController {
                 continue;
             }
             match phase(pod) {
+                Some("Succeeded") if indexed => {
+                    if !counted_index(pod)
+                        && let Some(ix) = index_of(pod)
+                    {
+                        new_indexes.insert(ix);
+                        newly = true;
+                    }
+                }
                 Some("Succeeded") => {
                     uncounted_succeeded.insert(pod_uid);
                     newly = true;
@@ -406,7 +403,15 @@ impl JobController {
                 failed: Some(failed.iter().cloned().collect()),
             })
         };
+        let completed = completed.with(&new_indexes.into_iter().collect::<Vec<_>>());
+        if indexed {
+            let text = completed.to_string();
+            status.completed_indexes = (!text.is_empty()).then_some(text);
+        }
         if newly {
+            if indexed {
+                status.succeeded = Some(completed.total());
+            }
             status.uncounted_terminated_pods =
                 uncounted_status(&uncounted_succeeded, &uncounted_failed);
             return self.write_status(&job, status).await;
@@ -414,7 +419,10 @@ impl JobController {
         // 2. Counted pods let go of the finalizer.
         for pod in owned.iter().filter(|pod| has_tracking(pod)) {
             let pod_uid = pod.uid().unwrap_or_default();
-            if uncounted_succeeded.contains(&pod_uid) || uncounted_failed.contains(&pod_uid) {
+            let counted = uncounted_succeeded.contains(&pod_uid)
+                || uncounted_failed.contains(&pod_uid)
+                || (indexed && phase(pod) == Some("Succeeded") && counted_index(pod));
+            if counted {
                 self.remove_tracking(pod).await?;
             }
         }
@@ -442,6 +450,9 @@ impl JobController {
         });
         status.uncounted_terminated_pods =
             uncounted_status(&uncounted_succeeded, &uncounted_failed);
+        if indexed {
+            succeeded = completed.total();
+        }
         status.succeeded = Some(succeeded);
         status.failed = Some(failed);
         let pending_count = uncounted_succeeded.len() + uncounted_failed.len();
@@ -524,23 +535,40 @@ impl JobController {
                     .event(&*job, NORMAL, "Completed", "Job completed");
             }
         } else if self.expectations.satisfied(key) {
+            // Indexed Jobs first drop pods repeating an index or outside the range.
+            let (extra, active) = if indexed {
+                indexed::duplicates(&active, completions)
+            } else {
+                (Vec::new(), active.clone())
+            };
             let want =
                 usize::try_from(want_active(&job, count(active.len()), succeeded)).unwrap_or(0);
-            if active.len() < want {
-                self.create_pods(&job, key, want - active.len()).await?;
-                active_count = want;
+            active_count = active.len().min(want);
+            if !extra.is_empty() {
+                // Deletions first; creations wait for the next pass (upstream's order).
+                self.delete_pods(&job, key, &extra).await?;
+            } else if active.len() < want {
+                let indexes: Vec<Option<i32>> = if indexed {
+                    indexed::first_pending(&active, &completed, want - active.len(), completions)
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                } else {
+                    vec![None; want - active.len()]
+                };
+                active_count = active.len() + indexes.len();
+                self.create_pods(&job, key, &indexes).await?;
             } else if active.len() > want {
-                let mut extra = active.clone();
+                let mut surplus = active.clone();
                 // Not-ready and newest pods go first.
-                extra.sort_by_key(|pod| {
+                surplus.sort_by_key(|pod| {
                     (
                         is_ready(pod),
                         std::cmp::Reverse(pod.metadata.creation_timestamp.as_ref().map(|t| t.0)),
                     )
                 });
-                extra.truncate(active.len() - want);
-                self.delete_pods(&job, key, &extra).await?;
-                active_count = want;
+                surplus.truncate(active.len() - want);
+                self.delete_pods(&job, key, &surplus).await?;
             }
             if let Some(left) = over_deadline.filter(|left| *left > 0) {
                 self.queue.add_after(
@@ -560,36 +588,5 @@ impl JobController {
             return Ok(());
         }
         self.write_status(job, status).await
-    }
-}
-
-fn count(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::batch::v1::JobSpec;
-
-    fn job(parallelism: i32, completions: Option<i32>) -> Job {
-        Job {
-            spec: Some(JobSpec {
-                parallelism: Some(parallelism),
-                completions,
-                ..JobSpec::default()
-            }),
-            ..Job::default()
-        }
-    }
-
-    #[test]
-    fn active_pods_never_exceed_the_remaining_completions() {
-        assert_eq!(want_active(&job(2, Some(5)), 0, 0), 2);
-        assert_eq!(want_active(&job(2, Some(5)), 2, 4), 1);
-        assert_eq!(want_active(&job(2, Some(5)), 0, 5), 0);
-        // Without completions: parallelism until one succeeded, then no new pods.
-        assert_eq!(want_active(&job(3, None), 0, 0), 3);
-        assert_eq!(want_active(&job(3, None), 2, 1), 2);
     }
 }
