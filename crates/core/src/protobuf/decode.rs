@@ -86,6 +86,16 @@ fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> R
             }
         }
         Kind::Discard => {}
+        Kind::Inline(schema) => {
+            let Field::Bytes(_, bytes) = field else {
+                return Err(Error::Malformed(
+                    "an embedded message is not length-delimited",
+                ));
+            };
+            if let Value::Object(inlined) = decode_object(bytes, schema)? {
+                object.extend(inlined);
+            }
+        }
         // Encoders write zero values of optional fields explicitly; JSON omits them.
         Kind::String | Kind::Int | Kind::Bool | Kind::Time if is_empty(&field) => {}
         _ => {
@@ -269,10 +279,28 @@ mod tests {
     }
 
     #[test]
+    fn ingress_rules_inline_their_value() {
+        let port = bytes(2, &bytes(1, b"http"));
+        let service = [bytes(1, b"web"), port].concat();
+        let backend = bytes(4, &service);
+        let path = [bytes(1, b"/"), bytes(2, &backend), bytes(3, b"Exact")].concat();
+        let http = bytes(1, &bytes(1, &path));
+        let rule = [bytes(1, b"example.com"), bytes(2, &http)].concat();
+        let raw = [bytes(1, &bytes(1, b"front")), bytes(2, &bytes(3, &rule))].concat();
+        let object = decode_body(&body("networking.k8s.io/v1", "Ingress", &raw)).expect("decodes");
+        assert_eq!(
+            object["spec"]["rules"],
+            json!([{"host": "example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Exact", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}
+            ]}}])
+        );
+    }
+
+    #[test]
     fn refusals() {
         assert_eq!(decode_body(b"{}"), Err(Error::NoMagic));
         assert!(matches!(
-            decode_body(&body("batch/v1", "CronJob", b"")),
+            decode_body(&body("apps/v1", "StatefulSet", b"")),
             Err(Error::UnsupportedKind { .. })
         ));
         let unknown_field = bytes(9, b"something");

@@ -1,5 +1,11 @@
 //! Field tables of the Kubernetes protobuf messages kubers decodes (numbers from upstream's
-//! `generated.proto`), mapped to their JSON names.
+//! `generated.proto`), mapped to their JSON names: core and workload messages here, the rest by area
+//! in the submodules.
+
+mod cron_job;
+mod networking;
+mod policy;
+mod rbac;
 
 /// How a field's value is encoded and shown in JSON.
 #[derive(Clone, Copy, Debug)]
@@ -24,6 +30,9 @@ pub enum Kind {
     QuantityMap,
     /// `intstr.IntOrString`: `{1: type, 2: intVal, 3: strVal}`, shown as a number or a string.
     IntOrString,
+    /// A nested message whose fields JSON shows in the enclosing object (an embedded Go struct
+    /// such as `IngressRule.IngressRuleValue`).
+    Inline(&'static Schema),
     /// A field the server resets anyway (a `status` sent on create): read and dropped.
     Discard,
 }
@@ -585,6 +594,15 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
         ("v1", "Service") => Some(&SERVICE),
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
         ("batch/v1", "Job") => Some(&JOB),
+        ("batch/v1", "CronJob") => Some(&cron_job::CRON_JOB),
+        ("v1", "ResourceQuota") => Some(&policy::RESOURCE_QUOTA),
+        ("scheduling.k8s.io/v1", "PriorityClass") => Some(&policy::PRIORITY_CLASS),
+        ("networking.k8s.io/v1", "Ingress") => Some(&networking::INGRESS),
+        ("rbac.authorization.k8s.io/v1", "Role") => Some(&rbac::ROLE),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => Some(&rbac::CLUSTER_ROLE),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => {
+            Some(&rbac::ROLE_BINDING)
+        }
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         ("v1", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
         ("authentication.k8s.io/v1", "TokenRequest") => Some(&TOKEN_REQUEST),
