@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::events::Recorder;
 use crate::images::{import, pause};
 use crate::node::{lease, register, system::SystemInfo};
+use crate::pods::services::ServiceCache;
 use crate::pods::{NodeContext, manager, runtime};
 use crate::probes::ProbeResults;
 use crate::server;
@@ -72,12 +73,13 @@ pub async fn run(config: AgentConfig) -> Result<()> {
     let recorder = Recorder::new(client.clone(), config.node_name.clone());
     let context = Arc::new(NodeContext {
         cri,
-        client,
+        client: client.clone(),
         config,
         paths,
         system,
         recorder,
         probes: ProbeResults::default(),
+        services: ServiceCache::start(client.clone()),
     });
     let endpoint = Arc::clone(&context);
     tokio::spawn(async move {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Pod, ResourceFieldSelector, Secret, Service,
 };
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kubers_core::quantity::Quantity;
 
 use super::NodeContext;
@@ -209,18 +209,15 @@ async fn service_env(
     service_links: bool,
 ) -> Vec<(String, String)> {
     let mut services: BTreeMap<String, Service> = BTreeMap::new();
-    let default_api: Api<Service> = Api::namespaced(context.client.clone(), "default");
-    if let Ok(Some(master)) = default_api.get_opt("kubernetes").await {
-        services.insert("kubernetes".to_string(), master);
+    let (master, local) = context.services.for_namespace(namespace).await;
+    if let Some(master) = master {
+        services.insert("kubernetes".to_string(), (*master).clone());
     }
     if service_links {
-        let api: Api<Service> = Api::namespaced(context.client.clone(), namespace);
-        if let Ok(list) = api.list(&ListParams::default()).await {
-            for service in list.items {
-                let name = service.metadata.name.clone().unwrap_or_default();
-                if namespace == "default" || name != "kubernetes" {
-                    services.insert(name, service);
-                }
+        for service in local {
+            let name = service.metadata.name.clone().unwrap_or_default();
+            if namespace == "default" || name != "kubernetes" {
+                services.insert(name, (*service).clone());
             }
         }
     }

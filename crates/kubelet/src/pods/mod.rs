@@ -7,6 +7,7 @@ pub mod hooks;
 pub mod labels;
 pub mod manager;
 pub mod runtime;
+pub mod services;
 pub mod static_pods;
 pub mod status;
 pub mod volumes;
@@ -35,6 +36,8 @@ pub struct NodeContext {
     pub recorder: Recorder,
     /// Probe results of running containers.
     pub probes: ProbeResults,
+    /// The cluster's Services, for containers' service variables.
+    pub services: services::ServiceCache,
 }
 
 impl std::fmt::Debug for NodeContext {
