@@ -15,7 +15,7 @@ mod filter;
 mod get;
 mod list;
 mod managed;
-mod names;
+pub(crate) mod names;
 mod namespace_delete;
 pub mod object;
 mod patch;

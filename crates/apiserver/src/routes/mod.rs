@@ -3,6 +3,7 @@
 
 mod discovery;
 mod health;
+pub(crate) mod join;
 mod openapi;
 
 use axum::Router;

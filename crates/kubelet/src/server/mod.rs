@@ -42,6 +42,9 @@ pub enum Error {
     /// The CA for client certificates is unusable.
     #[error("the cluster CA for client certificates: {0}")]
     ClientCa(String),
+    /// The serving certificate files cannot be read.
+    #[error("the serving certificate: {0}")]
+    ServingCertificate(String),
     /// The serving certificate could not be generated.
     #[error("generating the serving certificate: {0}")]
     Certificate(#[source] rcgen::Error),

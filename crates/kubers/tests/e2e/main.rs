@@ -7,6 +7,7 @@ mod clients;
 mod cluster;
 mod controllers;
 mod durability;
+mod join;
 mod kube_rs;
 mod lifecycle;
 mod objects;
