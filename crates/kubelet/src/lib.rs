@@ -21,6 +21,7 @@ pub mod node;
 pub mod pods;
 pub mod probes;
 pub mod server;
+pub mod stats;
 
 pub use agent::run;
 pub use config::{AgentConfig, AgentPaths, TlsFiles};

@@ -14,6 +14,7 @@ mod objects;
 mod openapi;
 mod pods;
 mod scheduler;
+mod stats;
 mod streams;
 mod streams_pods;
 mod watch_cache;
