@@ -8,5 +8,6 @@ pub mod cluster;
 pub mod etcd;
 pub mod images;
 pub mod netns;
+pub mod registry;
 pub mod server;
 pub mod simulated;

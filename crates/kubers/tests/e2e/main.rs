@@ -13,6 +13,7 @@ mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
+mod pull_secrets;
 mod scheduler;
 mod stats;
 mod streams;
