@@ -5,7 +5,7 @@
 //! - `auth`: who sent a request (client certificates, static tokens, the join token,
 //!   service-account tokens) and whether they may make it (the authorizer seam).
 //! - `admission`: the mutating and validating plugins writes pass before they are stored.
-//! - `routes`: health, version and discovery endpoints.
+//! - `routes`: health, version and discovery endpoints, and the node join endpoints.
 //! - `rest`: the generic REST store behind every resource URL.
 //! - `cache`: the watch cache that serves lists and watches without reading the store.
 //! - `metrics`: `/metrics` (requests, stored objects, the store's own metrics).
@@ -157,7 +157,8 @@ pub async fn run(config: ApiServerConfig, shutdown: impl Future<Output = ()>) ->
         .await
         .map_err(|source| Error::Listen { address, source })?;
     tracing::info!(%address, kubeconfig = %config.kubeconfig_path.display(), "serving the Kubernetes API");
-    server::serve(listener, tls, routes::router(app), shutdown).await;
+    let router = routes::router(app).merge(routes::join::router(pki));
+    server::serve(listener, tls, router, shutdown).await;
     drop(storage);
     Ok(())
 }

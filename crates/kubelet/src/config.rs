@@ -25,6 +25,18 @@ pub struct AgentConfig {
     pub node_labels: BTreeMap<String, String>,
     /// How to reach the API server.
     pub kube: kube::Config,
+    /// The endpoint's serving certificate (a joined agent's, signed by the server); `None`: one
+    /// is generated at every start.
+    pub serving_cert: Option<TlsFiles>,
+}
+
+/// A certificate (PEM, the leaf first) and its private key (PEM), as files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 impl std::fmt::Debug for AgentConfig {

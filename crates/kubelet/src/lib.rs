@@ -3,7 +3,8 @@
 //!
 //! Containers are touched only through CRI; host side effects (cgroup folders, CNI configuration,
 //! volume files) live in `cgroups`, `cni` and `pods::volumes`. `server` is the HTTPS endpoint the API
-//! server proxies logs, exec, attach and port-forward to.
+//! server proxies logs, exec, attach and port-forward to; `join` gets a node's credentials from the
+//! server with the join token.
 
 pub mod agent;
 pub mod cgroups;
@@ -15,11 +16,13 @@ pub mod cri;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod join;
 pub mod node;
 pub mod pods;
 pub mod probes;
 pub mod server;
+pub mod stats;
 
 pub use agent::run;
-pub use config::{AgentConfig, AgentPaths};
+pub use config::{AgentConfig, AgentPaths, TlsFiles};
 pub use error::{Error, Result};

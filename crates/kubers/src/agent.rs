@@ -1,5 +1,6 @@
 //! `kubers agent` and the agent embedded in `kubers server`: flags and their translation into the
-//! node agent's configuration.
+//! node agent's configuration. `kubers agent --server URL --token TOKEN` joins like a k3s agent
+//! (`kubers_kubelet::join`); `--kubeconfig` uses credentials made elsewhere.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -44,6 +45,7 @@ impl EmbeddedAgent {
             cluster_cidr: self.cluster_cidr,
             node_labels,
             kube,
+            serving_cert: None,
         }
     }
 }
@@ -52,8 +54,15 @@ impl EmbeddedAgent {
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// The API server, `https://HOST:6443`.
-    #[arg(long)]
+    #[arg(long, env = "KUBERS_URL")]
     server: String,
+    /// The server's join token (its `DIR/server/token`): `K10<CA hash>::server:<secret>`, or the
+    /// secret alone (then the downloaded CA is not checked).
+    #[arg(long, env = "KUBERS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// A file holding the join token (instead of `--token`).
+    #[arg(long, env = "KUBERS_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
     /// Kubeconfig with the node's credentials (instead of `--token`).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -101,14 +110,6 @@ pub async fn killall(args: KillallArgs) -> Result<(), Box<dyn std::error::Error>
 
 /// Runs `kubers agent` until it fails.
 pub async fn run(args: AgentArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let kubeconfig = args
-        .kubeconfig
-        .clone()
-        .ok_or("kubers agent needs --kubeconfig with the node's credentials")?;
-    let mut kube = wait_for_api(&kubeconfig)
-        .await
-        .map_err(|error| error.to_string())?;
-    kube.cluster_url = args.server.parse()?;
     let node_ip = match args.node_ip {
         Some(ip) => ip,
         None => crate::node_ip::default_node_ip()
@@ -117,6 +118,42 @@ pub async fn run(args: AgentArgs) -> Result<(), Box<dyn std::error::Error>> {
     let node_name = match args.node_name {
         Some(name) => name,
         None => crate::node_ip::hostname().ok_or("cannot read the hostname; pass --node-name")?,
+    };
+    let token = match (args.token, &args.token_file) {
+        (Some(token), _) => Some(token),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|error| format!("reading --token-file {}: {error}", path.display()))?,
+        ),
+        (None, None) => None,
+    };
+    let (kube, serving_cert) = match (token, &args.kubeconfig) {
+        (Some(token), _) => {
+            let joined = kubers_kubelet::join::join(&kubers_kubelet::join::JoinConfig {
+                server: args.server.clone(),
+                token,
+                data_dir: args.data_dir.clone(),
+                node_name: node_name.clone(),
+                node_ip,
+            })
+            .await?;
+            let kube = wait_for_api(&joined.kubeconfig)
+                .await
+                .map_err(|error| error.to_string())?;
+            (kube, Some(joined.serving))
+        }
+        (None, Some(kubeconfig)) => {
+            let mut kube = wait_for_api(kubeconfig)
+                .await
+                .map_err(|error| error.to_string())?;
+            kube.cluster_url = args.server.parse()?;
+            (kube, None)
+        }
+        (None, None) => {
+            return Err(
+                "kubers agent needs --token (the server's DIR/server/token) or --kubeconfig".into(),
+            );
+        }
     };
     let config = AgentConfig {
         data_dir: args.data_dir,
@@ -127,7 +164,8 @@ pub async fn run(args: AgentArgs) -> Result<(), Box<dyn std::error::Error>> {
         cluster_domain: args.cluster_domain,
         cluster_cidr: args.cluster_cidr,
         node_labels: BTreeMap::new(),
-        kube,
+        kube: crate::server::with_user_agent(&kube, "kubelet"),
+        serving_cert,
     };
     kubers_kubelet::run(config).await?;
     Ok(())

@@ -30,11 +30,22 @@ pub struct TestCluster {
     netns: NetNs,
     node_name: String,
     kubeconfig: PathBuf,
+    embedded_agent: bool,
 }
 
 impl TestCluster {
     /// Starts the cluster and waits until its node is Ready (timeout 60 s).
     pub fn start(binary: &Path) -> io::Result<TestCluster> {
+        Self::start_with(binary, true)
+    }
+
+    /// Starts the control plane alone (`--disable-agent`) in the namespace and waits until the API
+    /// answers; nodes join with [`crate::agent::TestAgent`].
+    pub fn start_control_plane(binary: &Path) -> io::Result<TestCluster> {
+        Self::start_with(binary, false)
+    }
+
+    fn start_with(binary: &Path, embedded_agent: bool) -> io::Result<TestCluster> {
         let sequence = NEXT.fetch_add(1, Ordering::SeqCst);
         let suffix = format!("{}-{sequence}", std::process::id());
         let node_ip = Ipv4Addr::new(192, 168, 100 + (sequence % 100) as u8, 2);
@@ -53,11 +64,12 @@ impl TestCluster {
             dir,
             netns,
             node_name,
+            embedded_agent,
         };
         cluster.spawn()?;
         let port = cluster.netns.forward_loopback_port(API_PORT)?;
         cluster.wait_for_kubeconfig(port)?;
-        cluster.wait_node_ready()?;
+        cluster.wait_ready()?;
         Ok(cluster)
     }
 
@@ -86,6 +98,7 @@ impl TestCluster {
                 "--node-ip",
                 &self.netns.node_ip().to_string(),
             ])
+            .args((!self.embedded_agent).then_some("--disable-agent"))
             .env("KUBERS_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -107,7 +120,7 @@ impl TestCluster {
     pub fn restart_server(&mut self) -> io::Result<()> {
         self.kill_server()?;
         self.spawn()?;
-        self.wait_node_ready()
+        self.wait_ready()
     }
 
     /// The PID of the server process (which runs the embedded agent).
@@ -118,6 +131,17 @@ impl TestCluster {
     /// The server's data folder (`DIR/agent` is the agent's).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The API server's URL inside the namespace (for agents joining).
+    pub fn server_url(&self) -> String {
+        format!("https://127.0.0.1:{API_PORT}")
+    }
+
+    /// The node join token (`DIR/server/token`).
+    pub fn join_token(&self) -> io::Result<String> {
+        let token = std::fs::read_to_string(self.data_dir().join("server/token"))?;
+        Ok(token.trim().to_string())
     }
 
     /// The node's name.
@@ -186,16 +210,35 @@ impl TestCluster {
         std::fs::write(&self.kubeconfig, text)
     }
 
-    fn wait_node_ready(&self) -> io::Result<()> {
+    /// Waits until the embedded agent's node is Ready, or the API answers without one.
+    fn wait_ready(&self) -> io::Result<()> {
+        if self.embedded_agent {
+            return self.wait_node_ready(&self.node_name, Duration::from_secs(60));
+        }
         let deadline = Instant::now() + Duration::from_secs(60);
+        let binary = crate::server::kubectl_binary();
+        loop {
+            let output = self.kubectl_with(&binary, &["get", "--raw", "/readyz"], None);
+            if output.is_ok_and(|output| output.status.success()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the API did not answer within 60 s: {}", self.log()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the Node `name` is Ready (at most `timeout`).
+    pub fn wait_node_ready(&self, name: &str, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
         let binary = crate::server::kubectl_binary();
         let jsonpath = "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}";
         loop {
-            let output = self.kubectl_with(
-                &binary,
-                &["get", "node", &self.node_name, "-o", jsonpath],
-                None,
-            );
+            let output = self.kubectl_with(&binary, &["get", "node", name, "-o", jsonpath], None);
             if output.is_ok_and(|output| {
                 output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == "True"
             }) {
@@ -204,7 +247,7 @@ impl TestCluster {
             if Instant::now() > deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("node not Ready after 60 s: {}", self.log()),
+                    format!("node {name} not Ready after {timeout:?}: {}", self.log()),
                 ));
             }
             std::thread::sleep(Duration::from_millis(200));

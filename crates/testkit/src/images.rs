@@ -15,6 +15,21 @@ const BUSYBOX_BINARY: &str = "/bin/busybox";
 
 /// The busybox image: `/bin/busybox` plus a symlink for each applet, `/bin/sh` as the command.
 pub fn busybox_archive() -> io::Result<Vec<u8>> {
+    busybox_image(BUSYBOX_IMAGE, Vec::new())
+}
+
+/// A busybox image of its own (its layer differs from [`busybox_archive`]'s, so a runtime that
+/// has that one still pulls every blob): `/etc/variant` holds `variant`.
+pub fn busybox_variant_archive(reference: &str, variant: &str) -> io::Result<Vec<u8>> {
+    let marker = LayerEntry::File {
+        path: "etc/variant".into(),
+        mode: 0o644,
+        content: format!("{variant}\n").into_bytes(),
+    };
+    busybox_image(reference, vec![marker])
+}
+
+fn busybox_image(reference: &str, extra: Vec<LayerEntry>) -> io::Result<Vec<u8>> {
     let binary = std::fs::read(BUSYBOX_BINARY).map_err(|error| {
         io::Error::new(
             error.kind(),
@@ -49,6 +64,7 @@ pub fn busybox_archive() -> io::Result<Vec<u8>> {
             content: b"root:x:0:\nnogroup:x:65534:\n".to_vec(),
         },
     ];
+    entries.extend(extra);
     for applet in applets
         .lines()
         .map(str::trim)
@@ -64,7 +80,7 @@ pub fn busybox_archive() -> io::Result<Vec<u8>> {
         env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
         ..ImageConfig::default()
     };
-    oci_archive(BUSYBOX_IMAGE, &entries, &config)
+    oci_archive(reference, &entries, &config)
 }
 
 /// Writes the busybox archive to `path`.

@@ -223,7 +223,7 @@ pub(super) fn issue_client(ca: &Ca, common_name: &str, organizations: &[&str]) -
 }
 
 /// Parameters shared by every leaf certificate.
-fn leaf_params(common_name: &str) -> CertificateParams {
+pub(super) fn leaf_params(common_name: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = DistinguishedName::new();
     params

@@ -1,5 +1,6 @@
 //! The server's public key infrastructure: a cluster CA, the HTTPS serving certificate, the admin
-//! client certificate, the service-account signing key and the node join token.
+//! client certificate, the service-account signing key, the node join token, and the certificates
+//! signed for joining nodes (`join`).
 //!
 //! Everything lives as PEM files under one directory (`<data-dir>/server/tls`), is generated on
 //! first start and reused unchanged on every restart. Only leaf certificates are ever reissued in
@@ -10,6 +11,7 @@ mod ca;
 mod certs;
 mod files;
 mod identity;
+mod join;
 mod kubeconfig;
 mod tls;
 mod token;
@@ -121,6 +123,13 @@ pub enum Error {
         /// The underlying rustls error.
         #[source]
         source: rustls::server::VerifierBuilderError,
+    },
+    /// A joining node sent a certificate signing request that cannot be used.
+    #[error("invalid certificate signing request: {source}")]
+    SigningRequest {
+        /// What was wrong with it.
+        #[source]
+        source: rcgen::Error,
     },
     /// A kubeconfig could not be serialized.
     #[error("failed to serialize kubeconfig {}", path.display())]
@@ -272,14 +281,18 @@ impl Pki {
         common_name: &str,
         organizations: &[&str],
     ) -> Result<(String, String)> {
-        let ca = ca::Ca {
+        certs::issue_client(&self.ca(), common_name, organizations)
+    }
+
+    /// The loaded CA, to sign with.
+    fn ca(&self) -> ca::Ca {
+        ca::Ca {
             cert_pem: self.ca_cert_pem.clone(),
             key_pem: self.ca_key_pem.clone(),
             cert_path: self.dir.join(CA_CERT),
             key_path: self.dir.join(CA_KEY),
             fresh: false,
-        };
-        certs::issue_client(&ca, common_name, organizations)
+        }
     }
 
     /// The rustls server configuration for the API server: the serving certificate, ALPN `h2` and

@@ -3,6 +3,7 @@
 
 mod discovery;
 mod health;
+pub(crate) mod join;
 mod openapi;
 
 use axum::Router;
@@ -23,6 +24,9 @@ const POD_LOG: &str = "/api/v1/namespaces/{namespace}/pods/{name}/log";
 const POD_EXEC: &str = "/api/v1/namespaces/{namespace}/pods/{name}/exec";
 const POD_ATTACH: &str = "/api/v1/namespaces/{namespace}/pods/{name}/attach";
 const POD_PORTFORWARD: &str = "/api/v1/namespaces/{namespace}/pods/{name}/portforward";
+/// The node subresource served by the node's kubelet.
+const NODE_PROXY: &str = "/api/v1/nodes/{name}/proxy";
+const NODE_PROXY_PATH: &str = "/api/v1/nodes/{name}/proxy/{*path}";
 
 /// The whole HTTP surface of the API server.
 pub fn router(app: App) -> Router {
@@ -47,6 +51,8 @@ pub fn router(app: App) -> Router {
         .route(POD_EXEC, any(rest::proxy::exec))
         .route(POD_ATTACH, any(rest::proxy::attach))
         .route(POD_PORTFORWARD, any(rest::proxy::portforward))
+        .route(NODE_PROXY, any(rest::proxy::node_root))
+        .route(NODE_PROXY_PATH, any(rest::proxy::node))
         .fallback(rest::handle)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
         .layer(middleware::from_fn_with_state(app.clone(), metrics::record))

@@ -125,3 +125,17 @@ async fn unauthenticated_requests_get_401_except_public_paths() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn node_proxy_needs_the_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app(&dir, &["AlwaysAllow"]);
+    for path in [
+        "/api/v1/nodes/n1/proxy/stats/summary",
+        "/api/v1/nodes/n1:10250/proxy",
+    ] {
+        let (status, body) = send(&app, path, None, true).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["message"], r#"nodes "n1" not found"#, "{path}");
+    }
+}

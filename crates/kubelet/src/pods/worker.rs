@@ -799,7 +799,7 @@ impl PodWorker {
                 format!("Pulling image {image:?}"),
             );
             let pull_started = std::time::Instant::now();
-            let pulled = runtime::pull_image(&self.context.cri, &image, None).await;
+            let pulled = crate::images::credentials::pull(&self.context, pod, &image).await;
             if pulled.is_ok() {
                 let elapsed = pull_started.elapsed();
                 self.context.recorder.pod(

@@ -4,7 +4,8 @@
 //! - `GET /healthz`;
 //! - `GET /containerLogs/{namespace}/{pod}/{container}` (`logs`);
 //! - `GET|POST /exec/{namespace}/{pod}[/{uid}]/{container}` and `/attach/...` (`streams`);
-//! - `GET|POST /portForward/{namespace}/{pod}[/{uid}]` (`streams`).
+//! - `GET|POST /portForward/{namespace}/{pod}[/{uid}]` (`streams`);
+//! - `GET /stats/summary[?only_cpu_and_memory=true]` (`crate::stats`).
 //!
 //! Every request is authenticated by its client certificate and authorized by the API server
 //! (`auth`); the certificates are `tls`'s.
@@ -32,6 +33,7 @@ use self::http::{Body, Failure};
 use self::streams::{Command, Target};
 use crate::node::register::KUBELET_PORT;
 use crate::pods::NodeContext;
+use crate::stats;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,6 +44,9 @@ pub enum Error {
     /// The CA for client certificates is unusable.
     #[error("the cluster CA for client certificates: {0}")]
     ClientCa(String),
+    /// The serving certificate files cannot be read.
+    #[error("the serving certificate: {0}")]
+    ServingCertificate(String),
     /// The serving certificate could not be generated.
     #[error("generating the serving certificate: {0}")]
     Certificate(#[source] rcgen::Error),
@@ -63,6 +68,7 @@ pub enum Error {
 struct Server {
     context: Arc<NodeContext>,
     authorizer: Authorizer,
+    stats: stats::Collector,
 }
 
 /// Serves the endpoint until the process ends.
@@ -77,6 +83,7 @@ pub async fn run(context: Arc<NodeContext>) -> Result<(), Error> {
     let server = Arc::new(Server {
         authorizer: Authorizer::new(context.client.clone(), context.config.node_name.clone()),
         context,
+        stats: stats::Collector::new(),
     });
     let acceptor = TlsAcceptor::from(tls);
     loop {
@@ -161,6 +168,10 @@ impl Server {
         };
         match segments.as_slice() {
             ["healthz"] if method == Method::GET => Ok(http::text(StatusCode::OK, "ok")),
+            ["stats", "summary"] if method == Method::GET => {
+                let query = request.uri().query().unwrap_or("");
+                self.summary(query).await
+            }
             ["containerLogs", namespace, pod, container] if method == Method::GET => {
                 let query = request.uri().query().unwrap_or("");
                 logs::serve(Arc::clone(&self.context), query, namespace, pod, container).await
@@ -188,6 +199,28 @@ impl Server {
             }
             _ => Err(not_found()),
         }
+    }
+}
+
+impl Server {
+    /// `GET /stats/summary`.
+    async fn summary(&self, query: &str) -> Result<Response<Body>, Failure> {
+        let only_cpu_and_memory = form_urlencoded::parse(query.as_bytes())
+            .any(|(key, value)| key == "only_cpu_and_memory" && value == "true");
+        let scope = if only_cpu_and_memory {
+            stats::Scope::CpuAndMemory
+        } else {
+            stats::Scope::Full
+        };
+        let summary = self
+            .stats
+            .summary(&self.context, scope)
+            .await
+            .map_err(|error| Failure::internal(format!("failed to get summary stats: {error}")))?;
+        let body = serde_json::to_vec(&summary).map_err(|error| {
+            Failure::internal(format!("failed to encode summary stats: {error}"))
+        })?;
+        Ok(http::json(StatusCode::OK, body))
     }
 }
 

@@ -1,10 +1,12 @@
-//! TLS of the kubelet's endpoint: a serving certificate for the node (signed by the cluster CA when
-//! its key is at hand, as for the agent embedded in `kubers server`; self-signed otherwise, like
-//! upstream's kubelet without `--tls-cert-file`) and client certificates verified against the
-//! cluster CA the agent trusts for the API server.
+//! TLS of the kubelet's endpoint: a serving certificate for the node and client certificates
+//! verified against the cluster CA the agent trusts for the API server. The serving certificate is
+//! the one the server signed when the agent joined (`AgentConfig::serving_cert`, upstream's
+//! `--tls-cert-file`); otherwise one is generated at every start and kept in memory only, signed
+//! by the cluster CA when its key is at hand (the agent embedded in `kubers server`), self-signed
+//! else, like upstream's kubelet without `--tls-cert-file`.
 //!
 //! The API server does not verify this certificate yet (upstream's default without
-//! `--kubelet-certificate-authority`); it is generated at every start and kept in memory only.
+//! `--kubelet-certificate-authority`).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -21,7 +23,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 
 use super::Error;
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, TlsFiles};
 
 /// How long the serving certificate is valid.
 const VALIDITY: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -39,11 +41,14 @@ pub fn server_config(config: &AgentConfig) -> Result<Arc<rustls::ServerConfig>, 
         .allow_unauthenticated()
         .build()
         .map_err(|error| Error::ClientCa(error.to_string()))?;
-    let (chain, key) = serving_certificate(
-        &config.data_dir.join("server").join("tls"),
-        &config.node_name,
-        config.node_ip,
-    )?;
+    let (chain, key) = match &config.serving_cert {
+        Some(files) => load_serving_certificate(files)?,
+        None => serving_certificate(
+            &config.data_dir.join("server").join("tls"),
+            &config.node_name,
+            config.node_ip,
+        )?,
+    };
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(Error::Tls)?
@@ -82,6 +87,27 @@ fn client_ca(config: &AgentConfig) -> Result<Vec<CertificateDer<'static>>, Error
         )));
     }
     Ok(certs)
+}
+
+/// A serving certificate and its key from files.
+fn load_serving_certificate(
+    files: &TlsFiles,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let unreadable = |path: &Path, error: rustls::pki_types::pem::Error| {
+        Error::ServingCertificate(format!("{}: {error}", path.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| unreadable(&files.cert, error))?;
+    if chain.is_empty() {
+        return Err(Error::ServingCertificate(format!(
+            "no certificate in {}",
+            files.cert.display()
+        )));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key).map_err(|error| unreadable(&files.key, error))?;
+    Ok((chain, key))
 }
 
 /// A new serving certificate for the node: signed by the CA in `ca_dir` when both its files can
@@ -151,5 +177,26 @@ mod tests {
             serving_certificate(dir.path(), "node-1", "192.168.1.2".parse().expect("ip"))
                 .expect("generated");
         assert_eq!(chain.len(), 1);
+    }
+
+    #[test]
+    fn serving_certificate_files_are_loaded() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = KeyPair::generate().expect("key");
+        let cert = CertificateParams::new(vec!["node-1".to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let files = TlsFiles {
+            cert: dir.path().join("serving.crt"),
+            key: dir.path().join("serving.key"),
+        };
+        std::fs::write(&files.cert, cert.pem()).expect("cert written");
+        std::fs::write(&files.key, key.serialize_pem()).expect("key written");
+        let (chain, _) = load_serving_certificate(&files).expect("loaded");
+        assert_eq!(chain, vec![cert.der().clone()]);
+        std::fs::remove_file(&files.key).expect("key removed");
+        let error = load_serving_certificate(&files).expect_err("no key");
+        assert!(error.to_string().contains("serving.key"), "{error}");
     }
 }

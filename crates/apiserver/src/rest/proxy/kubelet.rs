@@ -8,8 +8,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -165,11 +163,16 @@ impl KubeletClient {
 
     /// Sends `request` (whose URI is the path and query) to the kubelet at `endpoint` on a new
     /// connection that stays usable for an upgrade.
-    pub async fn send(
+    pub async fn send<B>(
         &self,
         endpoint: &Endpoint,
-        mut request: hyper::Request<Empty<Bytes>>,
-    ) -> Result<hyper::Response<Incoming>, ApiError> {
+        mut request: hyper::Request<B>,
+    ) -> Result<hyper::Response<Incoming>, ApiError>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let url = format!("https://{endpoint}{}", request.uri());
         let method = title_case(request.method().as_str());
         let failed =

@@ -2,12 +2,15 @@
 //! the `pods/exec`, `pods/attach` and `pods/portforward` upgrades, proxied to the kubelet
 //! unchanged whatever the client speaks (WebSocket `v5.channel.k8s.io` and older, SPDY/3.1,
 //! port-forward tunnelled in WebSocket), as upstream's `UpgradeAwareHandler` with
-//! `ExtendWebSocketsToKubelet`: the kubelet answers each protocol itself.
+//! `ExtendWebSocketsToKubelet`: the kubelet answers each protocol itself. `node`: the
+//! `nodes/proxy` subresource.
 
 mod kubelet;
+mod node;
 mod options;
 
 pub use kubelet::KubeletClient;
+pub use node::{node, node_root};
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
