@@ -20,6 +20,7 @@ pub fn apply(info: &ResourceInfo, object: &mut Value) {
         }
         ("", "replicationcontrollers") => workloads::replication_controller(object),
         ("", "secrets") => {
+            merge_string_data(object);
             or_insert(object, "type", serde_json::json!("Opaque"));
         }
         ("", "services") => services::service(object),
@@ -30,6 +31,34 @@ pub fn apply(info: &ResourceInfo, object: &mut Value) {
         ("batch", "jobs") => workloads::job(object),
         ("batch", "cronjobs") => workloads::cron_job(object),
         _ => {}
+    }
+}
+
+/// Moves a Secret's write-only `stringData` into `data` (base64), overriding keys of the same name,
+/// as upstream's conversion does: `stringData` is never stored or returned.
+fn merge_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(fields) = secret.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = fields.remove("stringData") else {
+        return;
+    };
+    if strings.is_empty() {
+        return;
+    }
+    let data = fields
+        .entry("data")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(serde_json::Map::new());
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (key, value) in strings {
+            let text = value.as_str().unwrap_or_default();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            data.insert(key, Value::String(encoded));
+        }
     }
 }
 

@@ -103,3 +103,15 @@ fn service_and_secret_defaults() {
     apply(secrets, &mut secret);
     assert_eq!(secret["type"], "Opaque");
 }
+
+#[test]
+fn secret_string_data_moves_into_data() {
+    let info = crate::registry::find("", "v1", "secrets").expect("secrets");
+    let mut secret =
+        json!({"data": {"a": "MQ==", "b": "Mg=="}, "stringData": {"b": "two", "c": "3"}});
+    super::apply(info, &mut secret);
+    assert_eq!(
+        secret,
+        json!({"type": "Opaque", "data": {"a": "MQ==", "b": "dHdv", "c": "Mw=="}})
+    );
+}
