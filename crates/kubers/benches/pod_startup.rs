@@ -17,6 +17,7 @@ use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
 use kubers_kubelet::cri::Cri;
 use kubers_testkit::cluster::TestCluster;
 use kubers_testkit::images::BUSYBOX_IMAGE;
+use kubers_testkit::process::rss_kib;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pods: usize = std::env::args()
@@ -65,19 +66,6 @@ fn percentile(samples: &[f64], quantile: f64) -> f64 {
     sorted.sort_by(f64::total_cmp);
     let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
     sorted.get(index).copied().unwrap_or(0.0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|value| value.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// The floor: sandbox + one container started, straight through CRI. Torn down afterwards.

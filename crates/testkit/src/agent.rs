@@ -127,6 +127,11 @@ impl TestAgent {
         self.wait_ready(cluster)
     }
 
+    /// The agent process's ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The agent's data folder (`DIR/agent` holds its credentials).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod etcd;
 pub mod images;
 pub mod netns;
+pub mod process;
 pub mod registry;
 pub mod server;
 pub mod simulated;
