@@ -26,6 +26,7 @@ mod streams_pods;
 mod tables;
 mod watch_cache;
 mod workloads;
+mod workloads_real;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
