@@ -17,6 +17,7 @@
 //! - [`stateful_set`]: pods with stable names, in order.
 //! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
+//! - [`persistent_volume`]: binds claims to volumes, releases and reclaims volumes.
 
 pub mod daemon_set;
 pub mod deployment;
@@ -31,6 +32,7 @@ pub mod job;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod persistent_volume;
 pub mod pod_gc;
 pub mod pods;
 pub mod queue;
@@ -69,6 +71,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     job::start(client.clone(), &informers);
     ttl_after_finished::start(client.clone(), &informers);
     garbage_collector::start(client.clone(), &informers);
+    persistent_volume::start(client.clone(), &informers);
     informers.start();
     node_ipam::run(client, config.cluster_cidr).await;
 }

@@ -10,6 +10,7 @@ mod default;
 mod duration;
 mod events;
 mod namespaces;
+mod storage;
 mod workloads;
 
 use chrono::{DateTime, Utc};
@@ -166,6 +167,9 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("apps", "daemonsets") => controllers::DAEMON_SETS,
         ("batch", "jobs") => batch::JOBS,
         ("batch", "cronjobs") => batch::CRON_JOBS,
+        ("", "persistentvolumes") => storage::VOLUMES,
+        ("", "persistentvolumeclaims") => storage::CLAIMS,
+        ("storage.k8s.io", "storageclasses") => storage::CLASSES,
         _ => default::PRINTER,
     }
 }
