@@ -18,6 +18,7 @@
 //! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 //! - [`persistent_volume`]: binds claims to volumes, releases and reclaims volumes.
+//! - [`local_path`]: provisions `hostPath` volumes for `rancher.io/local-path` claims.
 
 pub mod daemon_set;
 pub mod deployment;
@@ -29,6 +30,7 @@ pub mod expectations;
 pub mod garbage_collector;
 pub mod informer;
 pub mod job;
+pub mod local_path;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -72,6 +74,11 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     ttl_after_finished::start(client.clone(), &informers);
     garbage_collector::start(client.clone(), &informers);
     persistent_volume::start(client.clone(), &informers);
+    local_path::start(
+        client.clone(),
+        &informers,
+        config.local_storage_path.display().to_string(),
+    );
     informers.start();
     node_ipam::run(client, config.cluster_cidr).await;
 }
@@ -96,6 +103,9 @@ pub struct ControllerConfig {
     pub cluster_cidr: node_ipam::Ipv4Range,
     /// The cluster CA certificate (PEM) to publish as `kube-root-ca.crt` in every namespace.
     pub root_ca_file: Option<std::path::PathBuf>,
+    /// Where the local-path provisioner makes volumes on nodes (k3s's
+    /// `--default-local-storage-path`, `<data-dir>/storage` by default).
+    pub local_storage_path: std::path::PathBuf,
 }
 
 /// Whether a namespace takes new content (it exists and is not being terminated).

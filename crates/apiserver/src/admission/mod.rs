@@ -4,8 +4,9 @@
 //! [`Attributes`] (operation, resource, namespace, name, user) and the new and old objects.
 //!
 //! The standard chain, in upstream's order: `NamespaceLifecycle`, `ServiceAccount`, `Priority`,
-//! `DefaultTolerationSeconds` (mutating); `ServiceAccount` (validating).
+//! `DefaultTolerationSeconds`, `DefaultStorageClass` (mutating); `ServiceAccount` (validating).
 
+mod default_storage_class;
 mod default_tolerations;
 mod namespace_lifecycle;
 mod priority;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 use crate::auth::UserInfo;
 use crate::errors::ApiError;
 
+pub use default_storage_class::DefaultStorageClass;
 pub use default_tolerations::DefaultTolerationSeconds;
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use priority::Priority;
@@ -137,6 +139,7 @@ impl Admission {
                 Box::new(ServiceAccount),
                 Box::new(Priority),
                 Box::new(DefaultTolerationSeconds),
+                Box::new(DefaultStorageClass),
             ],
             vec![Box::new(ServiceAccount)],
         )
