@@ -94,14 +94,32 @@ pub fn start(client: kube::Client, informers: &Informers) {
     }
     {
         let queue = Arc::clone(&controller.queue);
+        let claims = Arc::clone(&controller.claims);
         controller.volumes.on_change(move |change| {
             let volume = change.object();
-            if !matches!(change, Change::Deleted(_)) {
-                queue.add(Key::Volume(volume.name_any()));
+            if matches!(change, Change::Deleted(_)) {
+                // Its claim is lost.
+                if let Some(claim) = referenced_claim(volume) {
+                    queue.add(claim);
+                }
+                return;
             }
-            // A new or changed volume may complete a binding; a deleted one loses its claim.
-            if let Some(claim) = referenced_claim(volume) {
-                queue.add(claim);
+            queue.add(Key::Volume(volume.name_any()));
+            match referenced_claim(volume) {
+                // A volume reserved or bound for a claim may complete its binding.
+                Some(claim) => queue.add(claim),
+                // A free volume may serve a pending claim of its class (upstream finds these in
+                // its periodic resync; kubers reacts to the change instead).
+                None => {
+                    let class = kubers_core::volumes::volume_class(volume);
+                    for claim in claims.list() {
+                        if kubers_core::volumes::claim_volume_name(&claim).is_none()
+                            && kubers_core::volumes::claim_class(&claim) == class
+                        {
+                            queue.add(claim_key(&claim));
+                        }
+                    }
+                }
             }
         });
     }

@@ -220,3 +220,257 @@ fn static_volumes_bind_to_matching_claims_and_are_released() {
         !out.contains("persistentvolume/small")
     });
 }
+
+/// The message of the latest `FailedScheduling` event of a pod, once there is one.
+fn failed_scheduling(server: &TestServer, kubectl: &Path, pod: &str, expected: &str) {
+    until(
+        server,
+        kubectl,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            &format!("involvedObject.name={pod},reason=FailedScheduling"),
+            "-o",
+            "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}",
+        ],
+        |out| out.lines().any(|line| line == expected),
+    );
+}
+
+#[test]
+fn local_path_volumes_are_provisioned_where_the_first_consumer_runs() {
+    let server = server();
+    let kubectl = &kubectls()[0];
+    let _nodes = simulate(
+        &server,
+        vec![NodeTemplate::new("sim-a"), NodeTemplate::new("sim-b")],
+    );
+    let classes = ok(&server, kubectl, &["get", "storageclass"]);
+    let row: Vec<&str> = classes
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row[..6],
+        [
+            "local-path",
+            "(default)",
+            "rancher.io/local-path",
+            "Delete",
+            "WaitForFirstConsumer",
+            "false"
+        ],
+        "{classes}"
+    );
+    // No class named: the default one, which waits for a pod.
+    apply(&server, kubectl, &claim("cache", "2Gi", None, ""));
+    assert_eq!(
+        field(
+            &server,
+            kubectl,
+            &["pvc", "cache"],
+            "{.spec.storageClassName}"
+        ),
+        "local-path"
+    );
+    until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=cache,reason=WaitForFirstConsumer",
+            "-o",
+            "jsonpath={.items[0].message}",
+        ],
+        |out| out == "waiting for first consumer to be created before binding",
+    );
+    assert_eq!(
+        field(&server, kubectl, &["pvc", "cache"], "{.status.phase}"),
+        "Pending"
+    );
+
+    apply(&server, kubectl, &pod_with_claim("app", "cache"));
+    until_field(
+        &server,
+        kubectl,
+        &["pvc", "cache"],
+        "{.status.phase}",
+        "Bound",
+    );
+    let node = until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pod",
+            "app",
+            "-o",
+            "jsonpath={.status.phase} {.spec.nodeName}",
+        ],
+        |out| out.starts_with("Running "),
+    )
+    .trim_start_matches("Running ")
+    .to_owned();
+    assert_eq!(
+        annotation(
+            &server,
+            kubectl,
+            &["pvc", "cache"],
+            "volume.kubernetes.io/selected-node"
+        ),
+        node
+    );
+    let uid = field(&server, kubectl, &["pvc", "cache"], "{.metadata.uid}");
+    let volume = format!("pvc-{uid}");
+    assert_eq!(
+        field(&server, kubectl, &["pvc", "cache"], "{.spec.volumeName}"),
+        volume
+    );
+    let pv = ["pv", volume.as_str()];
+    assert_eq!(
+        field(
+            &server,
+            kubectl,
+            &pv,
+            "{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key}={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}"
+        ),
+        format!("kubernetes.io/hostname={node}")
+    );
+    let data_dir = server
+        .kubeconfig()
+        .parent()
+        .map(|dir| dir.join("data"))
+        .unwrap_or_default();
+    assert_eq!(
+        field(
+            &server,
+            kubectl,
+            &pv,
+            "{.spec.hostPath.path} {.spec.hostPath.type}"
+        ),
+        format!(
+            "{}/storage/{volume}_default_cache DirectoryOrCreate",
+            data_dir.display()
+        )
+    );
+    assert_eq!(
+        annotation(&server, kubectl, &pv, "pv.kubernetes.io/provisioned-by"),
+        "rancher.io/local-path"
+    );
+    assert_eq!(
+        field(
+            &server,
+            kubectl,
+            &pv,
+            "{.spec.persistentVolumeReclaimPolicy} {.spec.storageClassName} {.status.phase} {.spec.capacity.storage}"
+        ),
+        "Delete local-path Bound 2Gi"
+    );
+    for (reason, message) in [
+        (
+            "ExternalProvisioning",
+            "waiting for a volume to be created, either by external provisioner \"rancher.io/local-path\" or manually created by system administrator".to_owned(),
+        ),
+        (
+            "Provisioning",
+            "External provisioner is provisioning volume for claim \"default/cache\"".to_owned(),
+        ),
+        ("ProvisioningSucceeded", format!("Successfully provisioned volume {volume}")),
+    ] {
+        let messages = event_messages(&server, kubectl, "default", "cache", reason);
+        assert!(messages.contains(&message), "{reason}: {messages}");
+    }
+
+    // The claim goes with its pod; the Delete policy takes the volume with it.
+    ok(&server, kubectl, &["delete", "pod", "app", "--wait=true"]);
+    ok(&server, kubectl, &["delete", "pvc", "cache"]);
+    until(&server, kubectl, &["get", "pv", "-o", "name"], |out| {
+        !out.contains(&volume)
+    });
+}
+
+#[test]
+fn the_scheduler_explains_claims_it_cannot_use_and_follows_bound_volumes() {
+    let server = server();
+    let kubectl = &kubectls()[1];
+    let _nodes = simulate(
+        &server,
+        vec![NodeTemplate::new("sim-a"), NodeTemplate::new("sim-b")],
+    );
+    apply(&server, kubectl, &pod_with_claim("waits", "ghost"));
+    failed_scheduling(
+        &server,
+        kubectl,
+        "waits",
+        "0/2 nodes are available: persistentvolumeclaim \"ghost\" not found. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
+    );
+    // An Immediate claim nothing binds yet.
+    apply(&server, kubectl, &claim("ghost", "1Gi", Some("manual"), ""));
+    failed_scheduling(
+        &server,
+        kubectl,
+        "waits",
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
+    );
+    // A volume pinned to sim-b binds the claim, and the pod follows it there.
+    apply(
+        &server,
+        kubectl,
+        &volume(
+            "pinned",
+            "1Gi",
+            "manual",
+            "  nodeAffinity:\n    required:\n      nodeSelectorTerms:\n      - matchExpressions:\n        - key: kubernetes.io/hostname\n          operator: In\n          values: [sim-b]\n",
+        ),
+    );
+    until_field(
+        &server,
+        kubectl,
+        &["pvc", "ghost"],
+        "{.status.phase}",
+        "Bound",
+    );
+    until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "pod",
+            "waits",
+            "-o",
+            "jsonpath={.status.phase} {.spec.nodeName}",
+        ],
+        |out| out == "Running sim-b",
+    );
+    // A volume pinned to a node that does not exist leaves its pods nowhere to go.
+    apply(
+        &server,
+        kubectl,
+        &volume(
+            "elsewhere",
+            "1Gi",
+            "remote",
+            "  nodeAffinity:\n    required:\n      nodeSelectorTerms:\n      - matchExpressions:\n        - key: kubernetes.io/hostname\n          operator: In\n          values: [sim-z]\n",
+        ),
+    );
+    apply(&server, kubectl, &claim("far", "1Gi", Some("remote"), ""));
+    until_field(
+        &server,
+        kubectl,
+        &["pvc", "far"],
+        "{.status.phase}",
+        "Bound",
+    );
+    apply(&server, kubectl, &pod_with_claim("stuck", "far"));
+    failed_scheduling(
+        &server,
+        kubectl,
+        "stuck",
+        "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
+    );
+}
