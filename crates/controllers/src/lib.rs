@@ -19,6 +19,7 @@
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 //! - [`persistent_volume`]: binds claims to volumes, releases and reclaims volumes.
 //! - [`local_path`]: provisions `hostPath` volumes for `rancher.io/local-path` claims.
+//! - [`resource_quota`]: the usage of every ResourceQuota.
 
 pub mod daemon_set;
 pub mod deployment;
@@ -39,6 +40,7 @@ pub mod pod_gc;
 pub mod pods;
 pub mod queue;
 pub mod replica_set;
+pub mod resource_quota;
 pub mod root_ca;
 pub mod selector;
 pub mod service_account;
@@ -74,6 +76,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     ttl_after_finished::start(client.clone(), &informers);
     garbage_collector::start(client.clone(), &informers);
     persistent_volume::start(client.clone(), &informers);
+    resource_quota::start(client.clone(), &informers);
     local_path::start(
         client.clone(),
         &informers,

@@ -11,6 +11,7 @@ pub mod media;
 pub mod openapi;
 pub mod protobuf;
 pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod status;
 pub mod strategic_merge;

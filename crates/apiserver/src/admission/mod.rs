@@ -4,12 +4,14 @@
 //! [`Attributes`] (operation, resource, namespace, name, user) and the new and old objects.
 //!
 //! The standard chain, in upstream's order: `NamespaceLifecycle`, `ServiceAccount`, `Priority`,
-//! `DefaultTolerationSeconds`, `DefaultStorageClass` (mutating); `ServiceAccount` (validating).
+//! `DefaultTolerationSeconds`, `DefaultStorageClass` (mutating); `ServiceAccount`, `ResourceQuota`
+//! (validating).
 
 mod default_storage_class;
 mod default_tolerations;
 mod namespace_lifecycle;
 mod priority;
+mod resource_quota;
 mod service_account;
 
 use async_trait::async_trait;
@@ -25,6 +27,7 @@ pub use default_storage_class::DefaultStorageClass;
 pub use default_tolerations::DefaultTolerationSeconds;
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use priority::Priority;
+pub use resource_quota::ResourceQuota;
 pub use service_account::ServiceAccount;
 
 /// What a write does.
@@ -141,7 +144,7 @@ impl Admission {
                 Box::new(DefaultTolerationSeconds),
                 Box::new(DefaultStorageClass),
             ],
-            vec![Box::new(ServiceAccount)],
+            vec![Box::new(ServiceAccount), Box::new(ResourceQuota)],
         )
     }
 

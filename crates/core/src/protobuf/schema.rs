@@ -389,6 +389,46 @@ pub static SERVICE_ACCOUNT: Schema = Schema {
     ],
 };
 
+/// `core/v1.ScopedResourceSelectorRequirement`.
+pub static SCOPED_RESOURCE_SELECTOR_REQUIREMENT: Schema = Schema {
+    name: "ScopedResourceSelectorRequirement",
+    fields: &[
+        field(1, "scopeName", Kind::String),
+        field(2, "operator", Kind::String),
+        list(3, "values", Kind::String),
+    ],
+};
+
+/// `core/v1.ScopeSelector`.
+pub static SCOPE_SELECTOR: Schema = Schema {
+    name: "ScopeSelector",
+    fields: &[list(
+        1,
+        "matchExpressions",
+        Kind::Message(&SCOPED_RESOURCE_SELECTOR_REQUIREMENT),
+    )],
+};
+
+/// `core/v1.ResourceQuotaSpec`.
+pub static RESOURCE_QUOTA_SPEC: Schema = Schema {
+    name: "ResourceQuotaSpec",
+    fields: &[
+        field(1, "hard", Kind::QuantityMap),
+        list(2, "scopes", Kind::String),
+        field(3, "scopeSelector", Kind::Message(&SCOPE_SELECTOR)),
+    ],
+};
+
+/// `core/v1.ResourceQuota` (what `kubectl create quota` sends).
+pub static RESOURCE_QUOTA: Schema = Schema {
+    name: "ResourceQuota",
+    fields: &[
+        field(1, "metadata", Kind::Message(&OBJECT_META)),
+        field(2, "spec", Kind::Message(&RESOURCE_QUOTA_SPEC)),
+        field(3, "status", Kind::Discard),
+    ],
+};
+
 /// `authentication/v1.BoundObjectReference`.
 pub static BOUND_OBJECT_REFERENCE: Schema = Schema {
     name: "BoundObjectReference",
@@ -554,6 +594,7 @@ pub fn for_kind(api_version: &str, kind: &str) -> Option<&'static Schema> {
         ("apps/v1", "Deployment") => Some(&DEPLOYMENT),
         ("policy/v1", "PodDisruptionBudget") => Some(&POD_DISRUPTION_BUDGET),
         ("v1", "ServiceAccount") => Some(&SERVICE_ACCOUNT),
+        ("v1", "ResourceQuota") => Some(&RESOURCE_QUOTA),
         ("authentication.k8s.io/v1", "TokenRequest") => Some(&TOKEN_REQUEST),
         ("authentication.k8s.io/v1", "TokenReview") => Some(&TOKEN_REVIEW),
         ("authentication.k8s.io/v1", "SelfSubjectReview") => Some(&SELF_SUBJECT_REVIEW),

@@ -10,6 +10,7 @@ mod default;
 mod duration;
 mod events;
 mod namespaces;
+mod policy;
 mod storage;
 mod workloads;
 
@@ -170,6 +171,8 @@ fn printer_for(info: &ResourceInfo) -> Printer {
         ("", "persistentvolumes") => storage::VOLUMES,
         ("", "persistentvolumeclaims") => storage::CLAIMS,
         ("storage.k8s.io", "storageclasses") => storage::CLASSES,
+        ("", "resourcequotas") => policy::QUOTAS,
+        ("policy", "poddisruptionbudgets") => policy::BUDGETS,
         _ => default::PRINTER,
     }
 }

@@ -13,6 +13,7 @@ mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
+mod quota;
 mod scheduler;
 mod storage;
 mod streams;
