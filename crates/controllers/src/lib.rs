@@ -20,10 +20,12 @@
 //! - [`persistent_volume`]: binds claims to volumes, releases and reclaims volumes.
 //! - [`local_path`]: provisions `hostPath` volumes for `rancher.io/local-path` claims.
 //! - [`resource_quota`]: the usage of every ResourceQuota.
+//! - [`disruption`]: the status of every PodDisruptionBudget.
 
 pub mod daemon_set;
 pub mod deployment;
 pub mod discovery;
+pub mod disruption;
 pub mod endpoints;
 pub mod error;
 pub mod events;
@@ -77,6 +79,7 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     garbage_collector::start(client.clone(), &informers);
     persistent_volume::start(client.clone(), &informers);
     resource_quota::start(client.clone(), &informers);
+    disruption::start(client.clone(), &informers);
     local_path::start(
         client.clone(),
         &informers,

@@ -7,6 +7,7 @@ mod clients;
 mod cluster;
 mod controllers;
 mod converge;
+mod disruption;
 mod durability;
 mod kube_rs;
 mod lifecycle;
