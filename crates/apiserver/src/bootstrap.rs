@@ -1,8 +1,8 @@
 //! Objects every cluster starts with, created once (an existing one is left as it is): the namespaces
 //! `default`, `kube-system`, `kube-public` and `kube-node-lease` with their `default` service
 //! accounts; the `kubernetes` service on the first
-//! service IP with its Endpoints and EndpointSlice pointing at this API server; and the system priority
-//! classes.
+//! service IP with its Endpoints and EndpointSlice pointing at this API server; the system priority
+//! classes; and k3s's default StorageClass `local-path`.
 
 use std::net::IpAddr;
 
@@ -82,7 +82,32 @@ pub async fn ensure(
         )
         .await?;
     }
-    Ok(())
+    local_path_class(store).await
+}
+
+/// `local-path`, the default StorageClass k3s ships with rancher's provisioner: volumes on the node
+/// that first uses the claim, deleted with it.
+async fn local_path_class(store: &dyn Store) -> Result<()> {
+    let class = json!({
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": "local-path",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    });
+    create(
+        store,
+        "storage.k8s.io",
+        "storageclasses",
+        None,
+        "local-path",
+        class,
+    )
+    .await
 }
 
 /// `default/kubernetes`: the API server as a service on the first address of the service range, with

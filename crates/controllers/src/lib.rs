@@ -19,11 +19,16 @@
 //! - [`history`]: ControllerRevisions, the template history of DaemonSets and StatefulSets.
 //! - [`node_lifecycle`]: silent nodes go Unknown and get tainted; NoExecute taints evict.
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
+//! - [`persistent_volume`]: binds claims to volumes, releases and reclaims volumes.
+//! - [`local_path`]: provisions `hostPath` volumes for `rancher.io/local-path` claims.
+//! - [`resource_quota`]: the usage of every ResourceQuota.
+//! - [`disruption`]: the status of every PodDisruptionBudget.
 
 pub mod cron_job;
 pub mod daemon_set;
 pub mod deployment;
 pub mod discovery;
+pub mod disruption;
 pub mod endpoints;
 pub mod error;
 pub mod events;
@@ -32,13 +37,16 @@ pub mod garbage_collector;
 pub mod history;
 pub mod informer;
 pub mod job;
+pub mod local_path;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod persistent_volume;
 pub mod pod_gc;
 pub mod pods;
 pub mod queue;
 pub mod replica_set;
+pub mod resource_quota;
 pub mod root_ca;
 pub mod selector;
 pub mod service_account;
@@ -74,6 +82,14 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     cron_job::start(client.clone(), &informers);
     ttl_after_finished::start(client.clone(), &informers);
     garbage_collector::start(client.clone(), &informers);
+    persistent_volume::start(client.clone(), &informers);
+    resource_quota::start(client.clone(), &informers);
+    disruption::start(client.clone(), &informers);
+    local_path::start(
+        client.clone(),
+        &informers,
+        config.local_storage_path.display().to_string(),
+    );
     informers.start();
     node_ipam::run(client, config.cluster_cidr).await;
 }
@@ -98,6 +114,9 @@ pub struct ControllerConfig {
     pub cluster_cidr: node_ipam::Ipv4Range,
     /// The cluster CA certificate (PEM) to publish as `kube-root-ca.crt` in every namespace.
     pub root_ca_file: Option<std::path::PathBuf>,
+    /// Where the local-path provisioner makes volumes on nodes (k3s's
+    /// `--default-local-storage-path`, `<data-dir>/storage` by default).
+    pub local_storage_path: std::path::PathBuf,
 }
 
 /// Whether a namespace takes new content (it exists and is not being terminated).

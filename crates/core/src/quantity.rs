@@ -76,6 +76,11 @@ impl Quantity {
         self.scaled(3)
     }
 
+    /// The value in billionths, rounded up (upstream's finest precision, nano units).
+    pub fn nano_value(&self) -> i128 {
+        self.scaled(9)
+    }
+
     /// `ceil(self × 10^scale)`, saturating.
     fn scaled(&self, scale: i32) -> i128 {
         let mut value = self

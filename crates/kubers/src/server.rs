@@ -41,6 +41,9 @@ pub struct ServerArgs {
     /// Do not run the scheduler.
     #[arg(long)]
     disable_scheduler: bool,
+    /// Where the local-path provisioner makes volumes on nodes (default `<data-dir>/storage`).
+    #[arg(long)]
+    default_local_storage_path: Option<PathBuf>,
     /// Pod network range.
     #[arg(long, default_value = "10.42.0.0/16")]
     cluster_cidr: String,
@@ -101,6 +104,10 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     let controllers = kubers_controllers::ControllerConfig {
         cluster_cidr,
         root_ca_file: Some(args.data_dir.join("server/tls/ca.crt")),
+        local_storage_path: args
+            .default_local_storage_path
+            .clone()
+            .unwrap_or_else(|| args.data_dir.join("storage")),
     };
     let scheduler = !args.disable_scheduler;
     tokio::spawn(async move {

@@ -12,9 +12,11 @@ use crate::cache::Cache;
 use crate::model::node::NodeInfo;
 use crate::model::pod::PodInfo;
 use crate::plugins::node_resources::Held;
+use crate::plugins::volume_binding::{self, PodVolumes};
 use crate::plugins::{
     Plugin, Rejection, events, image_locality, inter_pod_affinity, node_affinity, node_name,
-    node_ports, node_resources, node_unschedulable, taint_toleration, topology_spread, weights,
+    node_ports, node_resources, node_unschedulable, taint_toleration, topology_spread,
+    volume_restrictions, weights,
 };
 
 /// Upstream's message when the cluster has no nodes.
@@ -52,6 +54,8 @@ pub struct Diagnosis {
     pub node_count: usize,
     /// Each rejecting node, the plugin that rejected it, and why.
     pub rejections: Vec<(String, Plugin, Rejection)>,
+    /// A PreFilter that rejected the pod before any node was looked at, and why.
+    pub pre_filter: Option<(Plugin, Rejection)>,
 }
 
 impl Diagnosis {
@@ -59,12 +63,23 @@ impl Diagnosis {
     pub fn wakes_on(&self) -> u32 {
         self.rejections
             .iter()
-            .fold(0, |mask, (_, plugin, _)| mask | plugin.wakes_on())
+            .map(|(_, plugin, _)| plugin)
+            .chain(self.pre_filter.iter().map(|(plugin, _)| plugin))
+            .fold(0, |mask, plugin| mask | plugin.wakes_on())
     }
 
     /// `0/N nodes are available: <count> <reason>, ...` with reasons sorted like upstream's
-    /// `FitError.Error()`, each group ending with a period.
+    /// `FitError.Error()`, each group ending with a period; a PreFilter's reasons instead of the
+    /// histogram when one rejected the pod.
     pub fn message(&self) -> String {
+        if let Some((_, rejection)) = &self.pre_filter {
+            let reasons: Vec<&str> = rejection.reasons.iter().map(|r| r.as_ref()).collect();
+            return format!(
+                "0/{} nodes are available: {}.",
+                self.node_count,
+                reasons.join(", ")
+            );
+        }
         histogram_message(self.node_count, self.rejections.iter().map(|(_, _, r)| r))
     }
 }
@@ -109,22 +124,61 @@ pub struct Cycle<'a> {
     pub pod: &'a PodInfo,
     spread: Option<topology_spread::HardState>,
     affinity: Option<inter_pod_affinity::FilterState>,
+    restrictions: Option<volume_restrictions::State>,
+    volumes: Option<volume_binding::State>,
+    /// A PreFilter's rejection: the pod fits no node.
+    rejected: Option<(Plugin, Rejection)>,
     nominations: bool,
 }
 
 impl<'a> Cycle<'a> {
     /// Runs the pre-filters.
     pub fn new(pod: &'a PodInfo, cache: &Cache) -> Cycle<'a> {
+        let mut rejected = None;
+        let restrictions = volume_restrictions::prefilter(pod, cache)
+            .map_err(|rejection| rejected = Some((Plugin::VolumeRestrictions, rejection)))
+            .ok()
+            .flatten();
+        let volumes = if rejected.is_none() {
+            volume_binding::prefilter(pod, cache)
+                .map_err(|rejection| rejected = Some((Plugin::VolumeBinding, rejection)))
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
         Cycle {
             pod,
             spread: topology_spread::prefilter(pod, cache),
             affinity: inter_pod_affinity::prefilter(pod, cache),
+            restrictions,
+            volumes,
+            rejected,
             nominations: cache.has_nominations(),
         }
     }
 
+    /// The PreFilter rejection, if one rejected the pod.
+    pub fn rejected(&self) -> Option<&(Plugin, Rejection)> {
+        self.rejected.as_ref()
+    }
+
+    /// What binding the pod to `node` needs written first (upstream's PreBind input).
+    pub fn pod_volumes(&self, node: &str, cache: &Cache) -> PodVolumes {
+        let (Some(state), Some(info)) = (&self.volumes, cache.node(node)) else {
+            return PodVolumes::default();
+        };
+        let Some(spec) = &info.node else {
+            return PodVolumes::default();
+        };
+        volume_binding::find_pod_volumes(state, spec, cache).unwrap_or_default()
+    }
+
     /// Runs every filter on a node in upstream's order; the first rejection wins.
     pub fn filter(&self, info: &NodeInfo, cache: &Cache) -> Result<(), (Plugin, Rejection)> {
+        if let Some(rejected) = &self.rejected {
+            return Err(rejected.clone());
+        }
         let Some(node) = &info.node else {
             return Err((
                 Plugin::NodeName,
@@ -140,6 +194,13 @@ impl<'a> Cycle<'a> {
         node_ports::filter(pod, info).map_err(tag(Plugin::NodePorts))?;
         let held = self.nominations.then(|| held_for(pod, &node.name, cache));
         node_resources::filter(pod, info, held.as_ref()).map_err(tag(Plugin::NodeResourcesFit))?;
+        if let Some(state) = &self.restrictions {
+            volume_restrictions::filter(state, pod, info)
+                .map_err(tag(Plugin::VolumeRestrictions))?;
+        }
+        if let Some(state) = &self.volumes {
+            volume_binding::filter(state, node, cache).map_err(tag(Plugin::VolumeBinding))?;
+        }
         if let Some(state) = &self.spread {
             topology_spread::filter(state, pod, node).map_err(tag(Plugin::PodTopologySpread))?;
         }
@@ -175,6 +236,13 @@ pub fn schedule(
         return Err(Unschedulable::NoNodes);
     }
     let cycle = Cycle::new(pod, cache);
+    if let Some(rejected) = cycle.rejected() {
+        return Err(Unschedulable::NoFit(Diagnosis {
+            node_count,
+            rejections: Vec::new(),
+            pre_filter: Some(rejected.clone()),
+        }));
+    }
     if !pod.nominated_node.is_empty()
         && let Some(info) = cache.node(&pod.nominated_node)
         && cycle.filter(info, cache).is_ok()
@@ -212,6 +280,7 @@ pub fn schedule(
         return Err(Unschedulable::NoFit(Diagnosis {
             node_count,
             rejections,
+            pre_filter: None,
         }));
     }
     let evaluated = processed;
@@ -393,6 +462,7 @@ mod tests {
                     Rejection::unschedulable("Insufficient cpu"),
                 ),
             ],
+            pre_filter: None,
         };
         assert_eq!(
             diagnosis.message(),

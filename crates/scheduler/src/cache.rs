@@ -1,5 +1,6 @@
 //! The scheduler's view of the cluster: nodes with the pods assigned to them, namespaces, the
-//! selectors of workloads (for default spreading), image spread, and pods nominated by preemption.
+//! selectors of workloads (for default spreading), image spread, pods nominated by preemption, and
+//! storage (claims, volumes, classes).
 //!
 //! It is fed by the informers and by the scheduler itself: a pod is *assumed* on its node as soon as
 //! it is chosen, so the next decision sees it before the watch delivers the binding; the watch then
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use crate::model::node::{NodeInfo, NodeSpec};
 use crate::model::pod::PodInfo;
 use crate::model::selector::{Labels, Selector};
+use crate::model::volumes::VolumeCache;
 
 /// An assigned pod and where it is.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct Cache {
     with_required_anti_affinity: usize,
     /// Workload selectors for default spreading.
     pub workloads: Workloads,
+    /// Claims, volumes and classes (VolumeBinding, VolumeRestrictions).
+    pub volumes: VolumeCache,
 }
 
 impl Cache {

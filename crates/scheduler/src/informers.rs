@@ -1,6 +1,6 @@
 //! The informers: one kube-rs watcher per kind the scheduler reads (nodes, pods (finished ones
-//! count as gone), namespaces, and the Services, ReplicaSets, StatefulSets and ReplicationControllers that
-//! default spreading reads), each turning objects into the scheduler's plain data as they arrive and
+//! count as gone), namespaces, the Services, ReplicaSets, StatefulSets and ReplicationControllers that
+//! default spreading reads, and the claims, volumes and classes of volume binding), each turning objects into the scheduler's plain data as they arrive and
 //! sending them down one channel. A relist reports what disappeared meanwhile. No polling: the
 //! watches are long-lived and resume from their last resource version.
 
@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{
+    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -38,6 +41,12 @@ pub enum Source {
     StatefulSets,
     /// ReplicationControllers.
     ReplicationControllers,
+    /// PersistentVolumeClaims.
+    Claims,
+    /// PersistentVolumes.
+    Volumes,
+    /// StorageClasses.
+    Classes,
 }
 
 /// A change the informers saw.
@@ -63,6 +72,18 @@ pub enum Update {
     Controller(String, String, String, Selector),
     /// A workload controller is gone.
     ControllerGone(String, String, String),
+    /// A claim was added or changed.
+    Claim(Arc<PersistentVolumeClaim>),
+    /// A claim is gone, by namespace and name.
+    ClaimGone(String, String),
+    /// A volume was added or changed.
+    Volume(Arc<PersistentVolume>),
+    /// A volume is gone.
+    VolumeGone(String),
+    /// A class was added or changed.
+    Class(Arc<StorageClass>),
+    /// A class is gone.
+    ClassGone(String),
     /// The informer's first list is complete.
     Synced(Source),
 }
@@ -179,6 +200,36 @@ pub fn start(
             },
             namespaced_key,
             |key| controller_gone("ReplicationController", &key),
+        ),
+        spawn(
+            Api::<PersistentVolumeClaim>::all(client.clone()),
+            watcher::Config::default(),
+            Source::Claims,
+            tx.clone(),
+            |claim: &PersistentVolumeClaim| Update::Claim(Arc::new(claim.clone())),
+            namespaced_key,
+            |key| {
+                let (namespace, name) = split_key(&key);
+                Update::ClaimGone(namespace, name)
+            },
+        ),
+        spawn(
+            Api::<PersistentVolume>::all(client.clone()),
+            watcher::Config::default(),
+            Source::Volumes,
+            tx.clone(),
+            |volume: &PersistentVolume| Update::Volume(Arc::new(volume.clone())),
+            |volume: &PersistentVolume| volume.name_any(),
+            Update::VolumeGone,
+        ),
+        spawn(
+            Api::<StorageClass>::all(client.clone()),
+            watcher::Config::default(),
+            Source::Classes,
+            tx.clone(),
+            |class: &StorageClass| Update::Class(Arc::new(class.clone())),
+            |class: &StorageClass| class.name_any(),
+            Update::ClassGone,
         ),
     ]
 }

@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{
+    Binding, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use rand::SeedableRng;
@@ -15,11 +17,12 @@ use rand::rngs::StdRng;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
-use crate::algorithm::{self, Unschedulable};
+use crate::algorithm::{self, Cycle, Unschedulable};
 use crate::cache::{Cache, NodeChange};
 use crate::informers::{self, Source, Update};
 use crate::model::pod::PodInfo;
 use crate::plugins::events;
+use crate::plugins::volume_binding::{PodVolumes, fully_bound};
 use crate::preemption::{self, Outcome};
 use crate::queue::Queue;
 use crate::writer::{Write, Writer};
@@ -29,7 +32,16 @@ const BINDINGS_IN_FLIGHT: usize = 64;
 /// Informer updates applied between two decisions at most (so a burst cannot starve scheduling).
 const UPDATES_PER_TURN: usize = 512;
 /// The informers whose first list must be complete before the first decision.
-const REQUIRED: [Source; 3] = [Source::Nodes, Source::Pods, Source::Namespaces];
+const REQUIRED: [Source; 6] = [
+    Source::Nodes,
+    Source::Pods,
+    Source::Namespaces,
+    Source::Claims,
+    Source::Volumes,
+    Source::Classes,
+];
+/// How long binding a pod waits for its volumes to be bound (upstream's `bindTimeoutSeconds`).
+const VOLUME_BIND_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Settings of the scheduling loop.
 #[derive(Debug, Clone)]
@@ -42,11 +54,20 @@ pub struct LoopConfig {
     pub preemption: bool,
 }
 
+/// Why binding a pod failed.
+enum BindError {
+    /// Its volumes could not be bound (upstream's PreBind of VolumeBinding).
+    Volumes(String),
+    /// The `pods/binding` request failed.
+    Api(kube::Error),
+}
+
 /// The result of one binding.
 struct Bound {
     pod: Arc<PodInfo>,
     node: String,
-    result: Result<(), kube::Error>,
+    volumes: PodVolumes,
+    result: Result<(), BindError>,
 }
 
 /// The state of the loop.
@@ -196,6 +217,23 @@ impl Scheduler {
                     .controllers
                     .remove(&(kind, namespace, name));
             }
+            Update::Claim(claim) => {
+                self.cache.volumes.upsert_claim(claim);
+                self.queue.on_event(events::CLAIM, now);
+            }
+            Update::ClaimGone(namespace, name) => {
+                self.cache.volumes.remove_claim(&(namespace, name))
+            }
+            Update::Volume(volume) => {
+                self.cache.volumes.upsert_volume(volume);
+                self.queue.on_event(events::VOLUME, now);
+            }
+            Update::VolumeGone(name) => self.cache.volumes.remove_volume(&name),
+            Update::Class(class) => {
+                self.cache.volumes.upsert_class(class);
+                self.queue.on_event(events::STORAGE_CLASS, now);
+            }
+            Update::ClassGone(name) => self.cache.volumes.remove_class(&name),
             Update::Synced(source) => {
                 tracing::debug!(?source, "scheduler informer synced");
                 self.synced.insert(source);
@@ -253,18 +291,35 @@ impl Scheduler {
                     took_us = now.elapsed().as_micros() as u64,
                     "scheduled"
                 );
+                let volumes = if pod.spec.claims.is_empty() {
+                    PodVolumes::default()
+                } else {
+                    Cycle::new(&pod, &self.cache).pod_volumes(&decision.node, &self.cache)
+                };
                 self.cache.assume(&pod, &decision.node);
+                for volume in &volumes.bindings {
+                    self.cache.volumes.assume_volume(Arc::clone(volume));
+                }
+                for claim in &volumes.provisions {
+                    self.cache.volumes.assume_claim(Arc::clone(claim));
+                }
                 let Ok(permit) = Arc::clone(&self.bindings).acquire_owned().await else {
                     return;
                 };
                 let client = self.client.clone();
                 let done = self.bound_tx.clone();
                 tokio::spawn(async move {
-                    let result = bind(&client, &pod, &decision.node).await;
+                    let result = match bind_volumes(&client, &pod, &volumes).await {
+                        Ok(()) => bind(&client, &pod, &decision.node)
+                            .await
+                            .map_err(BindError::Api),
+                        Err(error) => Err(BindError::Volumes(error)),
+                    };
                     drop(permit);
                     let _ = done.send(Bound {
                         pod,
                         node: decision.node,
+                        volumes,
                         result,
                     });
                 });
@@ -335,8 +390,26 @@ impl Scheduler {
                     node: bound.node,
                 });
             }
-            Err(error) => {
+            Err(BindError::Volumes(error)) => {
                 self.cache.forget(&uid);
+                self.cache
+                    .volumes
+                    .revert(&bound.volumes.bindings, &bound.volumes.provisions);
+                tracing::debug!(pod = %bound.pod.key(), %error, "binding volumes failed");
+                self.queue.retry(&uid, std::time::Instant::now());
+                self.writer.send(Write::Failed {
+                    pod: bound.pod,
+                    message: format!(
+                        "running PreBind plugin \"VolumeBinding\": binding volumes: {error}"
+                    ),
+                    nominate: None,
+                });
+            }
+            Err(BindError::Api(error)) => {
+                self.cache.forget(&uid);
+                self.cache
+                    .volumes
+                    .revert(&bound.volumes.bindings, &bound.volumes.provisions);
                 let gone = matches!(&error, kube::Error::Api(status) if status.code == 404 || status.code == 409);
                 tracing::debug!(pod = %bound.pod.key(), %error, "binding failed");
                 if gone {
@@ -351,6 +424,47 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// Upstream's PreBind of VolumeBinding: writes the chosen volumes' `claimRef`s and the
+/// `selected-node` of claims to provision, then waits (by watch) until the PersistentVolume
+/// controller (and a provisioner) bound every claim of the pod.
+async fn bind_volumes(
+    client: &kube::Client,
+    pod: &PodInfo,
+    volumes: &PodVolumes,
+) -> Result<(), String> {
+    if volumes.is_empty() {
+        return Ok(());
+    }
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    for volume in &volumes.bindings {
+        let name = volume.metadata.name.as_deref().unwrap_or("");
+        pvs.replace(name, &PostParams::default(), volume)
+            .await
+            .map_err(|error| format!("binding volume {name:?}: {error}"))?;
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &pod.namespace);
+    for claim in &volumes.provisions {
+        let name = claim.metadata.name.as_deref().unwrap_or("");
+        claims
+            .replace(name, &PostParams::default(), claim)
+            .await
+            .map_err(|error| format!("selecting a node for claim {name:?}: {error}"))?;
+    }
+    for claim in &pod.spec.claims {
+        let bound = kube::runtime::wait::await_condition(
+            claims.clone(),
+            &claim.name,
+            |claim: Option<&PersistentVolumeClaim>| claim.is_some_and(fully_bound),
+        );
+        match tokio::time::timeout(VOLUME_BIND_TIMEOUT, bound).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => return Err(format!("watching claim {:?}: {error}", claim.name)),
+            Err(_) => return Err("context deadline exceeded".into()),
+        }
+    }
+    Ok(())
 }
 
 /// `POST pods/<name>/binding`.

@@ -4,11 +4,14 @@
 //! [`Attributes`] (operation, resource, namespace, name, user) and the new and old objects.
 //!
 //! The standard chain, in upstream's order: `NamespaceLifecycle`, `ServiceAccount`, `Priority`,
-//! `DefaultTolerationSeconds` (mutating); `ServiceAccount` (validating).
+//! `DefaultTolerationSeconds`, `DefaultStorageClass` (mutating); `ServiceAccount`, `ResourceQuota`
+//! (validating).
 
+mod default_storage_class;
 mod default_tolerations;
 mod namespace_lifecycle;
 mod priority;
+mod resource_quota;
 mod service_account;
 
 use async_trait::async_trait;
@@ -20,9 +23,11 @@ use serde_json::{Value, json};
 use crate::auth::UserInfo;
 use crate::errors::ApiError;
 
+pub use default_storage_class::DefaultStorageClass;
 pub use default_tolerations::DefaultTolerationSeconds;
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use priority::Priority;
+pub use resource_quota::ResourceQuota;
 pub use service_account::ServiceAccount;
 
 /// What a write does.
@@ -137,8 +142,9 @@ impl Admission {
                 Box::new(ServiceAccount),
                 Box::new(Priority),
                 Box::new(DefaultTolerationSeconds),
+                Box::new(DefaultStorageClass),
             ],
-            vec![Box::new(ServiceAccount)],
+            vec![Box::new(ServiceAccount), Box::new(ResourceQuota)],
         )
     }
 

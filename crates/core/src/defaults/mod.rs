@@ -3,6 +3,7 @@
 
 mod pods;
 mod services;
+mod storage;
 mod workloads;
 
 use serde_json::Value;
@@ -24,6 +25,9 @@ pub fn apply(info: &ResourceInfo, object: &mut Value) {
             or_insert(object, "type", serde_json::json!("Opaque"));
         }
         ("", "services") => services::service(object),
+        ("", "persistentvolumes") => storage::persistent_volume(object),
+        ("", "persistentvolumeclaims") => storage::persistent_volume_claim(object),
+        ("storage.k8s.io", "storageclasses") => storage::storage_class(object),
         ("apps", "deployments") => workloads::deployment(object),
         ("apps", "replicasets") => workloads::replica_set(object),
         ("apps", "statefulsets") => workloads::stateful_set(object),

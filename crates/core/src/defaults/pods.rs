@@ -11,6 +11,7 @@ pub fn pod(pod: &mut Value) {
     if let Some(spec) = pod.get_mut("spec") {
         spec_defaults(spec);
         deprecated_service_account(spec);
+        requests_from_limits(spec);
     }
     let qos = pod.get("spec").map_or("BestEffort", qos_class);
     if let Some(status) = or_insert(pod, "status", json!({})) {
@@ -36,6 +37,36 @@ fn spec_defaults(spec: &mut Value) {
     for list in ["containers", "initContainers"] {
         if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
             containers.iter_mut().for_each(container);
+        }
+    }
+}
+
+/// A container with limits but no request for a resource requests its limit (pods only, not
+/// templates, as upstream's `SetDefaults_Pod`).
+fn requests_from_limits(spec: &mut Value) {
+    for list in ["containers", "initContainers"] {
+        let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for container in containers {
+            let Some(resources) = container
+                .get_mut("resources")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            let Some(limits) = resources.get("limits").and_then(Value::as_object).cloned() else {
+                continue;
+            };
+            let requests = resources.entry("requests").or_insert_with(|| json!({}));
+            if requests.is_null() {
+                *requests = json!({});
+            }
+            if let Some(requests) = requests.as_object_mut() {
+                for (name, value) in limits {
+                    requests.entry(name).or_insert(value);
+                }
+            }
         }
     }
 }

@@ -176,6 +176,18 @@ pub struct SchedulingSpec {
     pub never_preempts: bool,
     /// The controlling owner, for default spreading.
     pub controller: Option<Owner>,
+    /// The PersistentVolumeClaims the pod's volumes use, in volume order.
+    pub claims: Vec<PodClaim>,
+}
+
+/// A PersistentVolumeClaim a pod uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodClaim {
+    /// The claim's name (`<pod>-<volume>` for generic ephemeral volumes).
+    pub name: String,
+    /// Whether the claim comes from a generic ephemeral volume (made by the ephemeral volume
+    /// controller after the pod).
+    pub ephemeral: bool,
 }
 
 /// A pod as the scheduler sees it.
@@ -431,6 +443,28 @@ fn scheduling_spec(
                 kind: owner.kind.clone(),
                 name: owner.name.clone(),
             }),
+        claims: spec
+            .volumes
+            .iter()
+            .flatten()
+            .filter_map(|volume| {
+                if let Some(claim) = &volume.persistent_volume_claim {
+                    Some(PodClaim {
+                        name: claim.claim_name.clone(),
+                        ephemeral: false,
+                    })
+                } else {
+                    volume.ephemeral.as_ref().map(|_| PodClaim {
+                        name: format!(
+                            "{}-{}",
+                            pod.metadata.name.as_deref().unwrap_or(""),
+                            volume.name
+                        ),
+                        ephemeral: true,
+                    })
+                }
+            })
+            .collect(),
     }
 }
 

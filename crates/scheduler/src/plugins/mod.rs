@@ -3,8 +3,8 @@
 //! node before normalisation), and the weights of the default profile.
 //!
 //! Filters run in upstream's order and stop at the first rejection of a node: NodeUnschedulable,
-//! NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, PodTopologySpread,
-//! InterPodAffinity.
+//! NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, VolumeRestrictions,
+//! VolumeBinding, PodTopologySpread, InterPodAffinity.
 
 use std::borrow::Cow;
 
@@ -17,6 +17,8 @@ pub mod node_resources;
 pub mod node_unschedulable;
 pub mod taint_toleration;
 pub mod topology_spread;
+pub mod volume_binding;
+pub mod volume_restrictions;
 
 /// The highest score a plugin gives a node.
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -58,6 +60,10 @@ pub enum Plugin {
     PodTopologySpread,
     /// `InterPodAffinity`.
     InterPodAffinity,
+    /// `VolumeRestrictions`.
+    VolumeRestrictions,
+    /// `VolumeBinding`.
+    VolumeBinding,
 }
 
 /// Cluster changes that may make a pending pod schedulable, as a bit set.
@@ -74,6 +80,12 @@ pub mod events {
     pub const POD_DELETE: u32 = 1 << 4;
     /// A namespace's labels changed.
     pub const NAMESPACE: u32 = 1 << 5;
+    /// A PersistentVolumeClaim was added or changed.
+    pub const CLAIM: u32 = 1 << 6;
+    /// A PersistentVolume was added or changed.
+    pub const VOLUME: u32 = 1 << 7;
+    /// A StorageClass was added or changed.
+    pub const STORAGE_CLASS: u32 = 1 << 8;
     /// Every event.
     pub const ALL: u32 = u32::MAX;
 }
@@ -94,6 +106,8 @@ impl Plugin {
             Plugin::InterPodAffinity => {
                 NODE_ADD | NODE_UPDATE | POD_ADD | POD_UPDATE | POD_DELETE | NAMESPACE
             }
+            Plugin::VolumeRestrictions => POD_DELETE | CLAIM,
+            Plugin::VolumeBinding => NODE_ADD | NODE_UPDATE | CLAIM | VOLUME | STORAGE_CLASS,
         }
     }
 }
