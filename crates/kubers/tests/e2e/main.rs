@@ -20,6 +20,7 @@ mod pods_volumes;
 mod pull_secrets;
 mod revisions;
 mod scheduler;
+mod static_pods;
 mod stats;
 mod streams;
 mod streams_pods;
