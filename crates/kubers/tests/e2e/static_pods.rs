@@ -1,7 +1,8 @@
 //! Static pods without the API server, as control planes bootstrap: a joined agent restarted while
 //! the control plane is down runs a host-network static pod at once, holds a static pod that needs
 //! the pod network (its CNI configuration removed) until the node's podCIDR can be read again, and
-//! once the server is back creates both mirror pods, which show the pods Running.
+//! once the server is back creates both mirror pods, which show the pods Running, and delivers the
+//! events it recorded meanwhile.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -160,6 +161,34 @@ fn static_pods_run_while_the_api_server_is_down_and_are_mirrored_when_it_returns
             );
         }
     }
+    // The events recorded while the server was away arrive once it answers.
+    let involved = format!("involvedObject.name=host-{node}");
+    eventually(
+        "the events of the server's absence did not arrive",
+        &agent,
+        || {
+            let output = cluster
+                .kubectl_with(
+                    kubectl,
+                    &[
+                        "-n",
+                        "kube-system",
+                        "get",
+                        "events",
+                        "--field-selector",
+                        &involved,
+                        "-o",
+                        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+                    ],
+                    None,
+                )
+                .expect("kubectl runs");
+            let events = String::from_utf8_lossy(&output.stdout);
+            events
+                .contains("Started: Started container web")
+                .then_some(())
+        },
+    );
     let listed = cluster
         .kubectl_with(kubectl, &["-n", "kube-system", "get", "pods"], None)
         .expect("kubectl runs");
