@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::{Notify, watch};
@@ -74,6 +74,8 @@ struct PodWorker {
     last_written: Option<serde_json::Value>,
     /// Whether a static pod's status is kept here until its mirror pod can take it.
     status_pending: bool,
+    /// A static pod's status as last computed.
+    kept_status: Option<PodStatus>,
     /// The last `FailedMount` messages recorded and when.
     failed_mount: Option<(Vec<String>, std::time::Instant)>,
     /// The last `NetworkNotReady` message recorded and when.
@@ -100,6 +102,7 @@ pub async fn run(
         waiting: WaitingReasons::new(),
         last_written: None,
         status_pending: false,
+        kept_status: None,
         failed_mount: None,
         network_not_ready: None,
         evicted: None,
@@ -1211,15 +1214,31 @@ impl PodWorker {
             start_time,
             forced,
         };
-        let desired = status::pod_status(pod, observed, &inputs);
-        let desired = serde_json::to_value(&desired)
+        // A static pod's file has no status: the one computed last stands in for it (upstream's
+        // status manager cache), so its conditions keep their transition times.
+        let is_static = static_pods::is_static(pod);
+        let with_kept;
+        let base = if is_static {
+            with_kept = Pod {
+                status: self.kept_status.clone(),
+                ..pod.clone()
+            };
+            &with_kept
+        } else {
+            pod
+        };
+        let computed = status::pod_status(base, observed, &inputs);
+        let desired = serde_json::to_value(&computed)
             .map_err(|error| Error::Config(format!("pod status: {error}")))?;
-        if self.last_written.as_ref() == Some(&desired) {
+        if is_static {
+            self.kept_status = Some(computed);
+        } else if self.last_written.as_ref() == Some(&desired) {
             return Ok(());
         }
-        // A static pod's status goes to its mirror pod in the API; until there is one (or while the
-        // API server cannot be reached) it is kept here and tried again.
-        let mirror = if static_pods::is_static(pod) {
+        // A static pod's status goes to its mirror pod in the API, compared with what the mirror
+        // shows (a recreated mirror starts over); until there is one (or while the API server
+        // cannot be reached) it is kept here and tried again.
+        let mirror = if is_static {
             match static_pods::mirror_of(&self.context, pod).await {
                 Some(mirror) => Some(mirror),
                 None => {
