@@ -1,6 +1,8 @@
 //! The agent's main sequence: runtime up (supervised containerd or a given CRI socket), images
-//! imported, Node registered, pod network configured from the node's podCIDR, then the heartbeat,
-//! node status and pod manager loops.
+//! imported, then at once the pod manager (static pods run without the API server, as upstream's
+//! kubelet bootstraps control planes) and the kubelet endpoint, while the cluster side goes on in
+//! the background: Node registered (retried until the API server answers), pod network configured
+//! from the node's podCIDR, then the heartbeat and node status loops.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +10,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
 
 use crate::cni;
 use crate::config::{AgentConfig, AgentPaths};
@@ -27,6 +30,11 @@ use crate::server;
 const STATUS_INTERVAL: Duration = Duration::from_secs(10);
 /// How often an unchanged node status is written anyway (upstream's nodeStatusReportFrequency).
 const STATUS_REPORT_INTERVAL: Duration = Duration::from_secs(300);
+/// First delay before registering the Node again after a failure (upstream's), doubled up to
+/// [`REGISTER_RETRY_MAX`].
+const REGISTER_RETRY_MIN: Duration = Duration::from_millis(100);
+/// Longest delay between two registration attempts (upstream's).
+const REGISTER_RETRY_MAX: Duration = Duration::from_secs(7);
 
 /// Runs the node agent until it fails.
 pub async fn run(config: AgentConfig) -> Result<()> {
@@ -52,24 +60,11 @@ pub async fn run(config: AgentConfig) -> Result<()> {
     tracing::info!(runtime = %runtime_name, version = %runtime_version, "container runtime is up");
     import_images(&cri, &socket, &paths).await?;
 
+    // The client makes no request here: those made before the API server answers fail and are
+    // retried by whoever made them.
     let client = kube::Client::try_from(config.kube.clone())?;
     let system = SystemInfo::read(&config.data_dir);
     let runtime_version = format!("{runtime_name}://{runtime_version}");
-    let nodes: Api<Node> = Api::all(client.clone());
-    let node = register::register(&nodes, &config, &system, &runtime_version).await?;
-
-    let pod_cidr = wait_for_pod_cidr(&nodes, &config.node_name, node).await?;
-    cni::write(&paths, &pod_cidr)?;
-    tracing::info!(%pod_cidr, "pod network configured");
-    let node = nodes.get(&config.node_name).await?;
-
-    tokio::spawn(lease::run(client.clone(), node.clone()));
-    tokio::spawn(report_status(
-        nodes.clone(),
-        config.clone(),
-        system.clone(),
-        runtime_version,
-    ));
     let recorder = Recorder::new(client.clone(), config.node_name.clone());
     let context = Arc::new(NodeContext {
         cri,
@@ -87,8 +82,57 @@ pub async fn run(config: AgentConfig) -> Result<()> {
             tracing::error!(%error, "the kubelet endpoint (logs, exec, port-forward) is not available");
         }
     });
-    manager::run(context).await;
-    Err(Error::Runtime("the pod watch ended".to_string()))
+    let (registered_tx, registered) = watch::channel(false);
+    let cluster = async {
+        match join_node(Arc::clone(&context), runtime_version, registered_tx).await {
+            // The lease and status loops run on their own from here.
+            Ok(()) => std::future::pending().await,
+            Err(error) => error,
+        }
+    };
+    tokio::select! {
+        () = manager::run(Arc::clone(&context), registered) => {
+            Err(Error::Runtime("the pod watch ended".to_string()))
+        }
+        error = cluster => Err(error),
+    }
+}
+
+/// The cluster side of the node: registers the Node (until the API server answers), says so on
+/// `registered`, waits for the podCIDR and writes the CNI configuration, then starts the lease
+/// and node status loops.
+async fn join_node(
+    context: Arc<NodeContext>,
+    runtime_version: String,
+    registered: watch::Sender<bool>,
+) -> Result<()> {
+    let config = &context.config;
+    let nodes: Api<Node> = Api::all(context.client.clone());
+    let mut delay = REGISTER_RETRY_MIN;
+    let node = loop {
+        match register::register(&nodes, config, &context.system, &runtime_version).await {
+            Ok(node) => break node,
+            Err(error) => {
+                tracing::info!(%error, retry = ?delay, "registering the node failed");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(REGISTER_RETRY_MAX);
+            }
+        }
+    };
+    registered.send_replace(true);
+
+    let (pod_cidr, node) = wait_for_pod_cidr(&nodes, &config.node_name, node).await?;
+    cni::write(&context.paths, &pod_cidr)?;
+    tracing::info!(%pod_cidr, "pod network configured");
+
+    tokio::spawn(lease::run(context.client.clone(), node));
+    tokio::spawn(report_status(
+        nodes,
+        config.clone(),
+        context.system.clone(),
+        runtime_version,
+    ));
+    Ok(())
 }
 
 /// Imports the pause image (when missing) and every archive in `DIR/agent/images/`.
@@ -107,14 +151,14 @@ async fn import_images(cri: &Cri, socket: &std::path::Path, paths: &AgentPaths) 
     Ok(())
 }
 
-/// Waits until the control plane has assigned the node its pod CIDR.
-async fn wait_for_pod_cidr(nodes: &Api<Node>, name: &str, node: Node) -> Result<String> {
-    if let Some(cidr) = node.spec.and_then(|spec| spec.pod_cidr) {
-        return Ok(cidr);
+/// Waits until the control plane has assigned the node its pod CIDR; returns it and the Node.
+async fn wait_for_pod_cidr(nodes: &Api<Node>, name: &str, node: Node) -> Result<(String, Node)> {
+    if let Some(cidr) = pod_cidr(&node) {
+        return Ok((cidr, node));
     }
     tracing::info!("waiting for the control plane to assign this node a pod CIDR");
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut events = watcher(nodes.clone(), config).boxed();
+    let mut events = watcher(nodes.clone(), config).default_backoff().boxed();
     while let Some(event) = events.next().await {
         let node = match event {
             Ok(watcher::Event::Apply(node) | watcher::Event::InitApply(node)) => node,
@@ -124,13 +168,17 @@ async fn wait_for_pod_cidr(nodes: &Api<Node>, name: &str, node: Node) -> Result<
                 continue;
             }
         };
-        if let Some(cidr) = node.spec.and_then(|spec| spec.pod_cidr) {
-            return Ok(cidr);
+        if let Some(cidr) = pod_cidr(&node) {
+            return Ok((cidr, node));
         }
     }
     Err(Error::Runtime(
         "the node watch ended before a pod CIDR was assigned".to_string(),
     ))
+}
+
+fn pod_cidr(node: &Node) -> Option<String> {
+    node.spec.as_ref().and_then(|spec| spec.pod_cidr.clone())
 }
 
 /// Recomputes the node status every 10 s and writes it when it changed, or every 5 minutes.

@@ -1,10 +1,18 @@
 //! Events the kubelet records about pods (Pulling, Pulled, Created, Started, Killing, BackOff,
 //! Unhealthy, FailedMount ...), with upstream's reasons and messages. Recording never blocks or
-//! fails a sync: events are written in the background and errors are only logged.
+//! fails a sync: events are written in the background, tried again for about two minutes while the
+//! API server cannot be reached, and errors are only logged.
+
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, PostParams};
+
+/// How often an event is tried before it is dropped (upstream's `maxTriesPerEvent`).
+const MAX_TRIES: u32 = 12;
+/// The wait between two tries (upstream's `sleepDuration`).
+const RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +100,39 @@ impl Recorder {
             ..Event::default()
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        tokio::spawn(async move {
-            if let Err(error) = api.create(&PostParams::default(), &event).await {
-                tracing::debug!(%error, "recording an event failed");
+        tokio::spawn(write(api, event));
+    }
+}
+
+/// Creates the event, trying again while the API server cannot be reached, as upstream's
+/// broadcaster does (12 tries, 10 s apart, the first wait randomized), so events of a node whose
+/// server is away for a while arrive once it answers. An answer of the server ends the tries.
+async fn write(api: Api<Event>, event: Event) {
+    for attempt in 1..=MAX_TRIES {
+        match api.create(&PostParams::default(), &event).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(status)) => {
+                if status.code != 409 {
+                    tracing::debug!(error = %status.message, "the server refused an event");
+                }
+                return;
             }
-        });
+            Err(error) if attempt == MAX_TRIES => {
+                tracing::debug!(%error, "recording an event failed; giving up");
+            }
+            Err(error) => {
+                tracing::debug!(%error, "recording an event failed; trying again");
+                let wait = if attempt == 1 {
+                    // Nodes whose server went away do not all come back at once.
+                    RETRY_WAIT.mul_f64(
+                        f64::from(jiff::Timestamp::now().subsec_nanosecond() % 1000) / 1000.0,
+                    )
+                } else {
+                    RETRY_WAIT
+                };
+                tokio::time::sleep(wait).await;
+            }
+        }
     }
 }
 

@@ -137,13 +137,13 @@ pub async fn run(args: AgentArgs) -> Result<(), Box<dyn std::error::Error>> {
                 node_ip,
             })
             .await?;
-            let kube = wait_for_api(&joined.kubeconfig)
+            let kube = load_kubeconfig(&joined.kubeconfig)
                 .await
                 .map_err(|error| error.to_string())?;
             (kube, Some(joined.serving))
         }
         (None, Some(kubeconfig)) => {
-            let mut kube = wait_for_api(kubeconfig)
+            let mut kube = load_kubeconfig(kubeconfig)
                 .await
                 .map_err(|error| error.to_string())?;
             kube.cluster_url = args.server.parse()?;
@@ -171,8 +171,9 @@ pub async fn run(args: AgentArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Loads a kubeconfig (waiting for the file to appear) and waits until the API server answers.
-pub async fn wait_for_api(
+/// Loads a kubeconfig, waiting for the file to appear (60 s at most). The API server need not
+/// answer: a joined agent runs its static pods without it.
+pub async fn load_kubeconfig(
     path: &Path,
 ) -> Result<kube::Config, Box<dyn std::error::Error + Send + Sync>> {
     for _ in 0..600 {
@@ -182,8 +183,14 @@ pub async fn wait_for_api(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let kubeconfig = Kubeconfig::read_from(path)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+    Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
+}
+
+/// Loads a kubeconfig (waiting for the file to appear) and waits until the API server answers.
+pub async fn wait_for_api(
+    path: &Path,
+) -> Result<kube::Config, Box<dyn std::error::Error + Send + Sync>> {
+    let config = load_kubeconfig(path).await?;
     let client = kube::Client::try_from(config.clone())?;
     let mut last_error = None;
     for _ in 0..600 {

@@ -127,6 +127,13 @@ impl TestAgent {
         self.wait_ready(cluster)
     }
 
+    /// Starts the agent again on the same data folder without waiting for anything (the API
+    /// server may be down).
+    pub fn respawn(&mut self) -> io::Result<()> {
+        self.kill()?;
+        self.spawn()
+    }
+
     /// The agent process's ID while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod cluster;
 pub mod etcd;
+pub mod grpc_health;
 pub mod images;
 pub mod netns;
 pub mod process;

@@ -96,7 +96,10 @@ pub async fn container_env(
         .as_ref()
         .and_then(|spec| spec.enable_service_links)
         .unwrap_or(true);
-    for (name, value) in service_env(context, &namespace, service_links).await {
+    // A static pod does not wait for the first list of Services (upstream: the API server may not
+    // be there yet).
+    let wait = !super::static_pods::is_static(pod);
+    for (name, value) in service_env(context, &namespace, service_links, wait).await {
         env.set(&name, value);
     }
     for source in container.env_from.iter().flatten() {
@@ -207,9 +210,10 @@ async fn service_env(
     context: &NodeContext,
     namespace: &str,
     service_links: bool,
+    wait: bool,
 ) -> Vec<(String, String)> {
     let mut services: BTreeMap<String, Service> = BTreeMap::new();
-    let (master, local) = context.services.for_namespace(namespace).await;
+    let (master, local) = context.services.for_namespace(namespace, wait).await;
     if let Some(master) = master {
         services.insert("kubernetes".to_string(), (*master).clone());
     }

@@ -1,4 +1,5 @@
-//! The pod manager: watches the Pods bound to this node, keeps one worker per pod, wakes workers when
+//! The pod manager: runs the static pods and watches the Pods bound to this node (the API server may
+//! come later than the static pods), keeps one worker per pod, wakes workers when
 //! CRI state of their pod changes (a relist every second, as upstream's generic PLEG does: containerd
 //! 1.6 has no CRI event stream), and cleans up after pods the API no longer has: their sandboxes,
 //! volume mounts, pod folders and pod cgroups (housekeeping every 2 s, as upstream's
@@ -27,6 +28,11 @@ const RELIST_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the node is searched for what pods that are gone left behind (upstream's
 /// housekeeping period).
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(2);
+/// First delay before the pod watch is tried again after a failure, doubled up to
+/// [`WATCH_RETRY_MAX`] while it keeps failing.
+const WATCH_RETRY_MIN: Duration = Duration::from_secs(1);
+/// Longest delay between two tries of the pod watch.
+const WATCH_RETRY_MAX: Duration = Duration::from_secs(8);
 
 struct WorkerHandle {
     desired: watch::Sender<Option<Arc<Pod>>>,
@@ -34,8 +40,10 @@ struct WorkerHandle {
     task: JoinHandle<()>,
 }
 
-/// Runs the pod manager forever.
-pub async fn run(context: Arc<NodeContext>) {
+/// Runs the pod manager forever. Static pods run from the start; pods of the API once the pod
+/// watch lists them (its failures are retried with a back-off, the API server may not be there
+/// yet). `registered` turns true once this node's Node exists, when mirror pods can be made.
+pub async fn run(context: Arc<NodeContext>, mut registered: watch::Receiver<bool>) {
     let pods: Api<Pod> = Api::all(context.client.clone());
     let config =
         watcher::Config::default().fields(&format!("spec.nodeName={}", context.config.node_name));
@@ -57,6 +65,13 @@ pub async fn run(context: Arc<NodeContext>) {
         static_tx,
     ));
     let mut static_set: HashMap<String, Pod> = HashMap::new();
+    let mirrors = static_pods::Mirrors::start(context.clone());
+    // The mirror pod (UID) seen for each static pod (UID): a new one gets its status written.
+    let mut mirror_uids: HashMap<String, String> = HashMap::new();
+    let mut registered_open = true;
+    // While the pod watch fails, when it is tried again and the delay before the next try.
+    let mut watch_retry: Option<tokio::time::Instant> = None;
+    let mut watch_backoff = WATCH_RETRY_MIN;
 
     let mut workers: HashMap<String, WorkerHandle> = HashMap::new();
     let mut listing: Option<HashSet<String>> = None;
@@ -78,22 +93,45 @@ pub async fn run(context: Arc<NodeContext>) {
                         }
                     }
                 }
-                let context = context.clone();
-                tokio::spawn(async move { static_pods::sync_mirrors(&context, &pods, &previous).await });
+                mirrors.set(pods);
             }
-            event = events.next() => {
+            changed = registered.changed(), if registered_open => {
+                match changed {
+                    Ok(()) => mirrors.kick(),
+                    Err(_) => registered_open = false,
+                }
+            }
+            _ = tokio::time::sleep_until(watch_retry.unwrap_or_else(tokio::time::Instant::now)),
+                if watch_retry.is_some() =>
+            {
+                watch_retry = None;
+            }
+            event = events.next(), if watch_retry.is_none() => {
                 let Some(event) = event else { return };
+                // (Every try starts with `Init`, so only what follows it shows the API answered.)
+                if event.as_ref().is_ok_and(|event| !matches!(event, watcher::Event::Init)) {
+                    watch_backoff = WATCH_RETRY_MIN;
+                }
                 match event {
                     Ok(watcher::Event::Init) => listing = Some(HashSet::new()),
-                    Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod))
-                        if static_pods::is_mirror(&pod) && pod.metadata.deletion_timestamp.is_none() => {}
+                    Ok(watcher::Event::InitApply(pod))
+                        if static_pods::is_mirror(&pod) && pod.metadata.deletion_timestamp.is_none() =>
+                    {
+                        note_mirror(&mut mirror_uids, &workers, &pod, true);
+                    }
+                    Ok(watcher::Event::Apply(pod))
+                        if static_pods::is_mirror(&pod) && pod.metadata.deletion_timestamp.is_none() =>
+                    {
+                        note_mirror(&mut mirror_uids, &workers, &pod, false);
+                    }
                     Ok(watcher::Event::InitApply(pod) | watcher::Event::Apply(pod) | watcher::Event::Delete(pod))
                         if static_pods::is_mirror(&pod) =>
                     {
                         // A deleted (or deleting) mirror pod is recreated while its static pod exists.
-                        let context = context.clone();
-                        let pods: Vec<Pod> = static_set.values().cloned().collect();
-                        tokio::spawn(async move { static_pods::sync_mirrors(&context, &pods, &HashMap::new()).await });
+                        if let Some(uid) = static_pods::mirrored_uid(&pod) {
+                            mirror_uids.remove(uid);
+                        }
+                        mirrors.kick();
                     }
                     Ok(watcher::Event::InitApply(pod)) => {
                         if let (Some(seen), Some(uid)) = (listing.as_mut(), pod.metadata.uid.clone()) {
@@ -102,6 +140,8 @@ pub async fn run(context: Arc<NodeContext>) {
                         apply(&context, &mut workers, pod);
                     }
                     Ok(watcher::Event::InitDone) => {
+                        // The API server answers (again): mirrors catch up with the static pods.
+                        mirrors.kick();
                         if let Some(mut seen) = listing.take() {
                             seen.extend(static_set.keys().cloned());
                             for (uid, handle) in &workers {
@@ -124,8 +164,9 @@ pub async fn run(context: Arc<NodeContext>) {
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "watching this node's pods failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        tracing::warn!(%error, retry = ?watch_backoff, "watching this node's pods failed");
+                        watch_retry = Some(tokio::time::Instant::now() + watch_backoff);
+                        watch_backoff = (watch_backoff * 2).min(WATCH_RETRY_MAX);
                     }
                 }
                 workers.retain(|_, handle| !handle.task.is_finished());
@@ -138,6 +179,29 @@ pub async fn run(context: Arc<NodeContext>) {
             _ = housekeeping.tick(), if synced && static_read => {
                 housekeep(&context, &mut workers, runtime_uids.borrow().as_ref());
             }
+        }
+    }
+}
+
+/// Records the live mirror pod of a static pod. A mirror not seen before (just created or
+/// recreated) or `listed` again wakes the static pod's worker, which writes the status it kept
+/// meanwhile.
+fn note_mirror(
+    mirror_uids: &mut HashMap<String, String>,
+    workers: &HashMap<String, WorkerHandle>,
+    mirror: &Pod,
+    listed: bool,
+) {
+    let (Some(static_uid), Some(mirror_uid)) = (
+        static_pods::mirrored_uid(mirror),
+        mirror.metadata.uid.as_deref(),
+    ) else {
+        return;
+    };
+    let previous = mirror_uids.insert(static_uid.to_string(), mirror_uid.to_string());
+    if listed || previous.as_deref() != Some(mirror_uid) {
+        if let Some(handle) = workers.get(static_uid) {
+            handle.wake.notify_one();
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod env;
 pub mod hooks;
 pub mod labels;
 pub mod manager;
+pub mod network;
 pub mod runtime;
 pub mod services;
 pub mod static_pods;

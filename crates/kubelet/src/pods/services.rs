@@ -11,9 +11,9 @@ use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
-/// How long a container start waits for the first list of Services before going on without
-/// them (upstream refuses to build the variables until then; a static pod must still start when
-/// the API server is not there).
+/// How long a container start of an API pod waits for the first list of Services before going on
+/// without them (upstream refuses to build the variables until then). Static pods do not wait:
+/// they must start when the API server is not there.
 const FIRST_LIST_WAIT: Duration = Duration::from_secs(5);
 
 /// Every Service of the cluster, kept current by a watch.
@@ -51,13 +51,16 @@ impl ServiceCache {
         ServiceCache { store }
     }
 
-    /// The Services of `namespace` and the `kubernetes` Service of `default`, once the first list
-    /// arrived (or after a short wait).
+    /// The Services of `namespace` and the `kubernetes` Service of `default`; with `wait`, once the
+    /// first list arrived (or after a short wait), else as known now.
     pub async fn for_namespace(
         &self,
         namespace: &str,
+        wait: bool,
     ) -> (Option<Arc<Service>>, Vec<Arc<Service>>) {
-        let _ = tokio::time::timeout(FIRST_LIST_WAIT, self.store.wait_until_ready()).await;
+        if wait {
+            let _ = tokio::time::timeout(FIRST_LIST_WAIT, self.store.wait_until_ready()).await;
+        }
         let services = self.store.state();
         let master = services
             .iter()

@@ -1,21 +1,25 @@
 //! Static pods: Pod manifests in `DIR/agent/pod-manifests/` that the agent runs on its own, read at
-//! start and every 20 s (upstream's file source period), each mirrored into the API as a mirror pod
-//! (`kubernetes.io/config.mirror`) that shows its status and is recreated if deleted.
+//! start and every 20 s (upstream's file source period), with or without the API server, each
+//! mirrored into the API as a mirror pod (`kubernetes.io/config.mirror`) that shows its status and
+//! is recreated if deleted. Mirrors are made once the API server answers and the Node exists.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use ring::digest::{SHA256, digest};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::NodeContext;
 
 /// How often the manifest folder is read.
 pub const READ_INTERVAL: Duration = Duration::from_secs(20);
+/// How soon mirror pods that could not be made or deleted are tried again.
+const MIRROR_RETRY: Duration = Duration::from_secs(5);
 /// Annotation naming where a pod came from (`file` for static pods).
 pub const CONFIG_SOURCE: &str = "kubernetes.io/config.source";
 /// Annotation with the static pod's hash (its UID on the node).
@@ -176,28 +180,116 @@ pub fn static_pod(bytes: &[u8], path: &Path, node_name: &str) -> Result<Pod, Str
     Ok(pod)
 }
 
-/// Makes the API's mirror pods match the static pods: creates missing ones, replaces stale ones and
-/// deletes mirrors whose static pod is gone.
-pub async fn sync_mirrors(context: &NodeContext, pods: &[Pod], previous: &HashMap<String, Pod>) {
-    let node_uid = Api::<Node>::all(context.client.clone())
+/// Keeps the API's mirror pods matching the static pods, on a task of its own: a mirror is created
+/// only once this node's Node exists (upstream names the Node as the mirror's owner), and whatever
+/// could not be done (the API server is not there yet, the node is not registered) is tried again
+/// every [`MIRROR_RETRY`] and whenever [`Mirrors::kick`] says the API may have changed.
+#[derive(Debug, Clone)]
+pub struct Mirrors {
+    pods: watch::Sender<Vec<Pod>>,
+    kick: Arc<Notify>,
+}
+
+impl Mirrors {
+    /// Starts the task with no static pods.
+    pub fn start(context: Arc<NodeContext>) -> Mirrors {
+        let (pods, receiver) = watch::channel(Vec::new());
+        let kick = Arc::new(Notify::new());
+        tokio::spawn(keep_mirrors(context, receiver, kick.clone()));
+        Mirrors { pods, kick }
+    }
+
+    /// The current static pods: their mirrors are made to match, those of pods no longer here go.
+    pub fn set(&self, pods: Vec<Pod>) {
+        self.pods.send_replace(pods);
+    }
+
+    /// Checks every mirror again now (one was deleted, the API server answered again, the Node was
+    /// registered).
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+}
+
+async fn keep_mirrors(
+    context: Arc<NodeContext>,
+    mut pods: watch::Receiver<Vec<Pod>>,
+    kick: Arc<Notify>,
+) {
+    // The static pods of the last round, and those gone since whose mirrors are still to delete.
+    let mut known: HashMap<String, Pod> = HashMap::new();
+    let mut gone: HashMap<String, Pod> = HashMap::new();
+    loop {
+        let current: HashMap<String, Pod> = pods
+            .borrow_and_update()
+            .iter()
+            .filter_map(|pod| Some((pod.metadata.uid.clone()?, pod.clone())))
+            .collect();
+        for (uid, pod) in known.drain() {
+            if !current.contains_key(&uid) {
+                gone.insert(uid, pod);
+            }
+        }
+        gone.retain(|uid, _| !current.contains_key(uid));
+        known = current;
+        let complete = sync_mirrors(&context, &known, &mut gone).await;
+        tokio::select! {
+            changed = pods.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = kick.notified() => {}
+            _ = tokio::time::sleep(MIRROR_RETRY), if !complete => {}
+        }
+    }
+}
+
+/// One round: deletes the mirrors of `gone` static pods (forgetting those done), then creates or
+/// replaces the mirrors of `pods`. Returns whether everything is as it should be.
+async fn sync_mirrors(
+    context: &NodeContext,
+    pods: &HashMap<String, Pod>,
+    gone: &mut HashMap<String, Pod>,
+) -> bool {
+    let mut complete = true;
+    let mut deleted = Vec::new();
+    for (uid, pod) in gone.iter() {
+        match delete_mirror(context, pod).await {
+            Ok(()) => deleted.push(uid.clone()),
+            Err(error) => {
+                tracing::debug!(pod = %super::worker::pod_key(pod), %error, "deleting the mirror pod failed");
+                complete = false;
+            }
+        }
+    }
+    for uid in deleted {
+        gone.remove(&uid);
+    }
+    if pods.is_empty() {
+        return complete;
+    }
+    let node = Api::<Node>::all(context.client.clone())
         .get_opt(&context.config.node_name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|node| node.metadata.uid);
-    for pod in pods {
+        .await;
+    let node_uid = match node {
+        Ok(Some(node)) => node.metadata.uid,
+        Ok(None) => {
+            tracing::debug!("no mirror pods until this node is registered");
+            return false;
+        }
+        Err(error) => {
+            tracing::debug!(%error, "no mirror pods while the API server cannot be reached");
+            return false;
+        }
+    };
+    for pod in pods.values() {
         if let Err(error) = ensure_mirror(context, pod, node_uid.as_deref()).await {
             tracing::warn!(pod = %super::worker::pod_key(pod), %error, "creating the mirror pod failed");
+            complete = false;
         }
     }
-    for (uid, old) in previous {
-        if pods
-            .iter()
-            .all(|pod| pod.metadata.uid.as_deref() != Some(uid.as_str()))
-        {
-            delete_mirror(context, old).await;
-        }
-    }
+    complete
 }
 
 /// Reads a static pod's mirror from the API.
@@ -222,11 +314,22 @@ pub async fn mirror_of(context: &NodeContext, pod: &Pod) -> Option<Pod> {
     matches.then_some(mirror)
 }
 
+/// Why a mirror pod could not be made.
+#[derive(Debug, thiserror::Error)]
+enum MirrorError {
+    /// The API request failed.
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// A pod that is not a mirror has the static pod's name.
+    #[error("pods \"{0}\" already exists and is not a mirror pod")]
+    Taken(String),
+}
+
 async fn ensure_mirror(
     context: &NodeContext,
     pod: &Pod,
     node_uid: Option<&str>,
-) -> Result<(), kube::Error> {
+) -> Result<(), MirrorError> {
     let namespace = pod
         .metadata
         .namespace
@@ -236,12 +339,16 @@ async fn ensure_mirror(
     let api: Api<Pod> = Api::namespaced(context.client.clone(), &namespace);
     let hash = pod.metadata.uid.clone().unwrap_or_default();
     if let Some(existing) = api.get_opt(&name).await? {
-        let current = existing
+        let Some(current) = existing
             .metadata
             .annotations
             .as_ref()
-            .and_then(|annotations| annotations.get(CONFIG_MIRROR));
-        if current == Some(&hash) && existing.metadata.deletion_timestamp.is_none() {
+            .and_then(|annotations| annotations.get(CONFIG_MIRROR))
+        else {
+            // A pod of the API holds the name: it is not this node's to replace.
+            return Err(MirrorError::Taken(format!("{namespace}/{name}")));
+        };
+        if *current == hash && existing.metadata.deletion_timestamp.is_none() {
             return Ok(());
         }
         let params = DeleteParams {
@@ -276,22 +383,52 @@ async fn ensure_mirror(
     Ok(())
 }
 
-async fn delete_mirror(context: &NodeContext, pod: &Pod) {
-    if let Some(mirror) = mirror_of(context, pod).await {
-        let api: Api<Pod> = Api::namespaced(
-            context.client.clone(),
-            pod.metadata.namespace.as_deref().unwrap_or("default"),
-        );
-        let params = DeleteParams {
-            grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions {
-                uid: mirror.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        let _ = api
-            .delete(mirror.metadata.name.as_deref().unwrap_or_default(), &params)
-            .await;
+/// Deletes a static pod's mirror if the API has it (nothing to do counts as done).
+async fn delete_mirror(context: &NodeContext, pod: &Pod) -> Result<(), kube::Error> {
+    let api: Api<Pod> = Api::namespaced(
+        context.client.clone(),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    let Some(mirror) = api
+        .get_opt(pod.metadata.name.as_deref().unwrap_or_default())
+        .await?
+    else {
+        return Ok(());
+    };
+    let ours = mirror
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(CONFIG_MIRROR))
+        .map(String::as_str)
+        == pod.metadata.uid.as_deref();
+    if !ours {
+        return Ok(());
     }
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        preconditions: Some(Preconditions {
+            uid: mirror.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api
+        .delete(mirror.metadata.name.as_deref().unwrap_or_default(), &params)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// The static pod a mirror pod stands for: its `config.mirror` hash, which is the static pod's UID.
+pub fn mirrored_uid(mirror: &Pod) -> Option<&str> {
+    mirror
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get(CONFIG_MIRROR))
+        .map(String::as_str)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_cri::v1 as cri;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::{Notify, watch};
@@ -15,6 +15,7 @@ use super::NodeContext;
 use super::cri_config::{self, ManagedFiles};
 use super::env::container_env;
 use super::hooks;
+use super::network;
 use super::runtime;
 use super::static_pods;
 use super::status::{self, Observed, StatusInputs, WaitingReasons, attempt};
@@ -36,6 +37,12 @@ const RESYNC: Duration = Duration::from_secs(60);
 /// How often an unchanged `FailedMount` event is recorded again while a volume keeps failing
 /// (upstream retries a failed pod sync after a 10 s back-off and records an event each time).
 const FAILED_MOUNT_REPEAT: Duration = Duration::from_secs(10);
+/// How often an unchanged `NetworkNotReady` event is recorded again while the pod waits for the
+/// pod network (upstream records one per failed sync, retried every 10 s).
+const NETWORK_NOT_READY_REPEAT: Duration = Duration::from_secs(10);
+/// How soon a static pod's status that could not be written (no mirror pod yet, or the API server
+/// cannot be reached) is tried again (upstream's status manager writes every 10 s).
+const STATUS_RETRY: Duration = Duration::from_secs(10);
 /// The grace period of pods evicted for local storage (upstream's immediate eviction).
 const EVICTION_GRACE_SECONDS: i64 = 1;
 
@@ -65,8 +72,14 @@ struct PodWorker {
     backoff: HashMap<String, Duration>,
     waiting: WaitingReasons,
     last_written: Option<serde_json::Value>,
+    /// Whether a static pod's status is kept here until its mirror pod can take it.
+    status_pending: bool,
+    /// A static pod's status as last computed.
+    kept_status: Option<PodStatus>,
     /// The last `FailedMount` messages recorded and when.
     failed_mount: Option<(Vec<String>, std::time::Instant)>,
+    /// The last `NetworkNotReady` message recorded and when.
+    network_not_ready: Option<(String, std::time::Instant)>,
     /// Why the pod is being evicted, once the eviction check decided so.
     evicted: Option<String>,
     /// Whether the `Evicted` event was recorded.
@@ -88,7 +101,10 @@ pub async fn run(
         backoff: HashMap::new(),
         waiting: WaitingReasons::new(),
         last_written: None,
+        status_pending: false,
+        kept_status: None,
         failed_mount: None,
+        network_not_ready: None,
         evicted: None,
         eviction_recorded: false,
     };
@@ -116,6 +132,7 @@ pub async fn run(
         };
         let delay = match next {
             Next::Done => return,
+            Next::After(delay) if worker.status_pending => delay.min(STATUS_RETRY),
             Next::After(delay) => delay,
         };
         let watched = pod
@@ -247,6 +264,16 @@ impl PodWorker {
             return Ok(Next::After(RESYNC));
         }
 
+        // Only host-network pods start before the runtime's pod network is ready.
+        if !observed.sandbox_ready() && !network::host_network(pod) {
+            if let Some(message) = network::not_ready(&self.context.cri).await {
+                self.record_network_not_ready(pod, message);
+                self.write_status(pod, &observed, None).await?;
+                return Ok(Next::After(RETRY));
+            }
+        }
+        self.network_not_ready = None;
+
         let volume_paths = match volumes::prepare(&self.context, pod).await {
             Ok(paths) => {
                 self.failed_mount = None;
@@ -293,7 +320,7 @@ impl PodWorker {
         let Some(sandbox) = observed.sandbox.clone() else {
             return Ok(Next::After(RETRY));
         };
-        let pod_ip = observed.pod_ip();
+        let pod_ip = self.pod_ip(pod, &observed);
         let files = self.managed_files(pod, &pod_ip)?;
         let setup = PodSetup {
             pod,
@@ -419,6 +446,37 @@ impl PodWorker {
             );
         }
         self.failed_mount = Some((messages, std::time::Instant::now()));
+    }
+
+    /// Records the `NetworkNotReady` warning: at once when the message changed, otherwise every
+    /// [`NETWORK_NOT_READY_REPEAT`] while the pod keeps waiting.
+    fn record_network_not_ready(&mut self, pod: &Pod, message: String) {
+        let due = match &self.network_not_ready {
+            Some((last, at)) => *last != message || at.elapsed() >= NETWORK_NOT_READY_REPEAT,
+            None => true,
+        };
+        if !due {
+            return;
+        }
+        tracing::info!(pod = %pod_key(pod), %message, "the pod waits for the pod network");
+        self.context.recorder.pod(
+            pod,
+            None,
+            EventType::Warning,
+            "NetworkNotReady",
+            message.clone(),
+        );
+        self.network_not_ready = Some((message, std::time::Instant::now()));
+    }
+
+    /// The pod's address: the node's for a host-network pod (as upstream reports and probes it),
+    /// else its sandbox's.
+    fn pod_ip(&self, pod: &Pod, observed: &Observed) -> String {
+        if network::host_network(pod) {
+            self.context.config.node_ip.to_string()
+        } else {
+            observed.pod_ip()
+        }
     }
 
     /// The disk emptyDir volumes whose usage is checked against their `sizeLimit` while the pod
@@ -1001,7 +1059,7 @@ impl PodWorker {
         grace: i64,
     ) -> Result<()> {
         let spec = pod.spec.clone().unwrap_or_default();
-        let pod_ip = observed.pod_ip();
+        let pod_ip = self.pod_ip(pod, observed);
         let containers: Vec<&Container> = spec
             .containers
             .iter()
@@ -1156,17 +1214,37 @@ impl PodWorker {
             start_time,
             forced,
         };
-        let desired = status::pod_status(pod, observed, &inputs);
-        let desired = serde_json::to_value(&desired)
+        // A static pod's file has no status: the one computed last stands in for it (upstream's
+        // status manager cache), so its conditions keep their transition times.
+        let is_static = static_pods::is_static(pod);
+        let with_kept;
+        let base = if is_static {
+            with_kept = Pod {
+                status: self.kept_status.clone(),
+                ..pod.clone()
+            };
+            &with_kept
+        } else {
+            pod
+        };
+        let computed = status::pod_status(base, observed, &inputs);
+        let desired = serde_json::to_value(&computed)
             .map_err(|error| Error::Config(format!("pod status: {error}")))?;
-        if self.last_written.as_ref() == Some(&desired) {
+        if is_static {
+            self.kept_status = Some(computed);
+        } else if self.last_written.as_ref() == Some(&desired) {
             return Ok(());
         }
-        // A static pod's status goes to its mirror pod in the API.
-        let mirror = if static_pods::is_static(pod) {
+        // A static pod's status goes to its mirror pod in the API, compared with what the mirror
+        // shows (a recreated mirror starts over); until there is one (or while the API server
+        // cannot be reached) it is kept here and tried again.
+        let mirror = if is_static {
             match static_pods::mirror_of(&self.context, pod).await {
                 Some(mirror) => Some(mirror),
-                None => return Ok(()),
+                None => {
+                    self.status_pending = true;
+                    return Ok(());
+                }
             }
         } else {
             None
@@ -1179,6 +1257,7 @@ impl PodWorker {
             .unwrap_or(serde_json::json!({}));
         let Some(diff) = status::merge_diff(&current, &desired) else {
             self.last_written = Some(desired);
+            self.status_pending = false;
             return Ok(());
         };
         let api: Api<Pod> = Api::namespaced(
@@ -1196,9 +1275,17 @@ impl PodWorker {
         {
             Ok(_) => {
                 self.last_written = Some(desired);
+                self.status_pending = false;
                 Ok(())
             }
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                self.status_pending = mirror.is_some();
+                Ok(())
+            }
+            Err(_) if mirror.is_some() => {
+                self.status_pending = true;
+                Ok(())
+            }
             Err(error) => Err(error.into()),
         }
     }

@@ -228,34 +228,38 @@ async fn grpc_check(ip: &str, port: i32, service: String, timeout: Duration) -> 
         .map_err(|error| error.to_string())?
         .connect_timeout(timeout)
         .timeout(timeout);
+    // Upstream's messages (pkg/probe/grpc): its dial blocks until the deadline, so every connection
+    // failure reads as a timeout.
+    let seconds = timeout.as_secs();
     let channel = match endpoint.connect().await {
         Ok(channel) => channel,
         Err(_) => {
             return Err(format!(
-                "timeout: failed to connect service {address:?} within {}s",
-                timeout.as_secs()
+                "timeout: failed to connect service {address:?} within {seconds}s: context deadline exceeded"
             ));
         }
     };
     let mut client = tonic::client::Grpc::new(channel);
-    client.ready().await.map_err(|error| error.to_string())?;
+    client
+        .ready()
+        .await
+        .map_err(|error| format!("error: health rpc probe failed: {error}"))?;
     let path = http::uri::PathAndQuery::from_static("/grpc.health.v1.Health/Check");
     let codec = tonic_prost::ProstCodec::<HealthCheckRequest, HealthCheckResponse>::default();
-    let response = client
-        .unary(
-            tonic::Request::new(HealthCheckRequest { service }),
-            path,
-            codec,
-        )
-        .await
-        .map_err(|status| {
-            format!(
-                "rpc error: code = {:?} desc = {}",
-                status.code(),
-                status.message()
-            )
-        })?
-        .into_inner();
+    let call = client.unary(
+        tonic::Request::new(HealthCheckRequest { service }),
+        path,
+        codec,
+    );
+    let response = match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(response)) => response.into_inner(),
+        Ok(Err(status)) => return Err(grpc_failure(&status, seconds)),
+        Err(_) => {
+            return Err(format!(
+                "timeout: health rpc did not complete within {seconds}s"
+            ));
+        }
+    };
     let names = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
     match response.status {
         1 => Ok(()),
@@ -263,5 +267,58 @@ async fn grpc_check(ip: &str, port: i32, service: String, timeout: Duration) -> 
             "service unhealthy (responded with {:?})",
             names.get(other as usize).copied().unwrap_or("UNKNOWN")
         )),
+    }
+}
+
+/// Upstream's message for a failed health RPC.
+fn grpc_failure(status: &tonic::Status, timeout_seconds: u64) -> String {
+    match status.code() {
+        tonic::Code::Unimplemented => format!(
+            "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): {}",
+            status.message()
+        ),
+        tonic::Code::DeadlineExceeded => {
+            format!("timeout: health rpc did not complete within {timeout_seconds}s")
+        }
+        code => format!(
+            "error: health rpc probe failed: rpc error: code = {} desc = {}",
+            go_code_name(code),
+            status.message()
+        ),
+    }
+}
+
+/// A status code as grpc-go names it (`codes.Code.String()`).
+fn go_code_name(code: tonic::Code) -> String {
+    match code {
+        tonic::Code::Ok => "OK".to_string(),
+        tonic::Code::Cancelled => "Canceled".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_failures_read_as_upstream_words_them() {
+        assert_eq!(
+            grpc_failure(&tonic::Status::not_found("unknown service"), 1),
+            "error: health rpc probe failed: rpc error: code = NotFound desc = unknown service"
+        );
+        assert_eq!(
+            grpc_failure(&tonic::Status::cancelled("gone"), 1),
+            "error: health rpc probe failed: rpc error: code = Canceled desc = gone"
+        );
+        assert_eq!(
+            grpc_failure(&tonic::Status::unimplemented("unknown method"), 1),
+            "error: this server does not implement the grpc health protocol \
+             (grpc.health.v1.Health): unknown method"
+        );
+        assert_eq!(
+            grpc_failure(&tonic::Status::deadline_exceeded("late"), 2),
+            "timeout: health rpc did not complete within 2s"
+        );
     }
 }

@@ -23,6 +23,7 @@ mod pull_secrets;
 mod quota;
 mod revisions;
 mod scheduler;
+mod static_pods;
 mod stats;
 mod storage;
 mod streams;

@@ -1,10 +1,12 @@
 //! Pods running for real: a single-node cluster (server + embedded agent + containerd) in a network
 //! namespace of the test's own, with the busybox image built from Debian's busybox-static.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kubers_testkit::cluster::TestCluster;
+use kubers_testkit::grpc_health::{GrpcHealthServer, ServingStatus};
 use kubers_testkit::images::BUSYBOX_IMAGE;
 
 use crate::{kubectls, text};
@@ -499,6 +501,154 @@ spec:
         "{.status.phase}/{.status.reason}",
         |value| value == "Failed/DeadlineExceeded",
     );
+}
+
+/// The `reason: message` lines of the events about `pod`.
+fn pod_events(cluster: &TestCluster, pod: &str) -> String {
+    kubectl(
+        cluster,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            &format!("involvedObject.name={pod}"),
+            "-o",
+            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+        ],
+        None,
+    )
+}
+
+/// Polls the events about `pod` until one contains `expected` (60 s at most).
+fn wait_for_event(cluster: &TestCluster, pod: &str, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = pod_events(cluster, pod);
+        if events.contains(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event {expected:?} about {pod} after 60 s:\n{events}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn grpc_probes_ask_the_standard_health_service() {
+    let cluster = cluster();
+    // The health server listens on the node's address; host-network pods are probed there.
+    let port = 50051;
+    let health = GrpcHealthServer::start(
+        cluster.netns(),
+        SocketAddr::new(cluster.netns().node_ip().into(), port),
+    )
+    .expect("the health server starts");
+    health.set_status("", ServingStatus::Serving);
+    health.set_status("x", ServingStatus::Serving);
+    let manifest = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: grpc-probed
+spec:
+  nodeName: {node}
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: ready
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    readinessProbe:
+      grpc: {{port: {port}}}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: alive
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    livenessProbe:
+      grpc: {{port: {port}, service: x}}
+      periodSeconds: 1
+      failureThreshold: 2
+  - name: unknown
+    image: {BUSYBOX_IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    readinessProbe:
+      grpc: {{port: {port}, service: missing}}
+      periodSeconds: 1
+"#,
+        node = cluster.node_name()
+    );
+    kubectl(&cluster, &["apply", "-f", "-"], Some(&manifest));
+    let ready = |name: &str| format!("{{.status.containerStatuses[?(@.name==\"{name}\")].ready}}");
+
+    // SERVING: ready.
+    wait_for(&cluster, "grpc-probed", &ready("ready"), |value| {
+        value == "true"
+    });
+    // A service the server does not know: never ready, with grpc-go's NOT_FOUND.
+    wait_for_event(
+        &cluster,
+        "grpc-probed",
+        "Unhealthy: Readiness probe failed: error: health rpc probe failed: rpc error: code = NotFound desc = unknown service",
+    );
+    assert_eq!(
+        kubectl(
+            &cluster,
+            &[
+                "get",
+                "pod",
+                "grpc-probed",
+                "-o",
+                &format!("jsonpath={}", ready("unknown"))
+            ],
+            None
+        ),
+        "false"
+    );
+
+    // NOT_SERVING: not ready, with upstream's message.
+    health.set_status("", ServingStatus::NotServing);
+    wait_for(&cluster, "grpc-probed", &ready("ready"), |value| {
+        value == "false"
+    });
+    wait_for_event(
+        &cluster,
+        "grpc-probed",
+        "Unhealthy: Readiness probe failed: service unhealthy (responded with \"NOT_SERVING\")",
+    );
+    // Serving again: ready again.
+    health.set_status("", ServingStatus::Serving);
+    wait_for(&cluster, "grpc-probed", &ready("ready"), |value| {
+        value == "true"
+    });
+
+    // The liveness probe's service stops serving: the container is restarted.
+    health.set_status("x", ServingStatus::NotServing);
+    wait_for(
+        &cluster,
+        "grpc-probed",
+        "{.status.containerStatuses[?(@.name==\"alive\")].restartCount}",
+        |count| count.parse::<u32>().unwrap_or(0) >= 1,
+    );
+    wait_for_event(
+        &cluster,
+        "grpc-probed",
+        "Unhealthy: Liveness probe failed: service unhealthy (responded with \"NOT_SERVING\")",
+    );
+    wait_for_event(
+        &cluster,
+        "grpc-probed",
+        "Killing: Container alive failed liveness probe, will be restarted",
+    );
+    let checks = health.checks();
+    for service in ["", "x", "missing"] {
+        assert!(
+            checks.iter().any(|checked| checked == service),
+            "{service:?} never checked: {checks:?}"
+        );
+    }
 }
 
 #[test]
