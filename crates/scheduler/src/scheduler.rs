@@ -303,19 +303,37 @@ impl Scheduler {
                 for claim in &volumes.provisions {
                     self.cache.volumes.assume_claim(Arc::clone(claim));
                 }
-                let Ok(permit) = Arc::clone(&self.bindings).acquire_owned().await else {
-                    return;
+                // A pod waiting for its volumes (up to ten minutes) holds no binding slot meanwhile,
+                // so such pods never stall the loop.
+                let permit = if volumes.is_empty() {
+                    let Ok(permit) = Arc::clone(&self.bindings).acquire_owned().await else {
+                        return;
+                    };
+                    Some(permit)
+                } else {
+                    None
                 };
+                let bindings = Arc::clone(&self.bindings);
                 let client = self.client.clone();
                 let done = self.bound_tx.clone();
                 tokio::spawn(async move {
                     let result = match bind_volumes(&client, &pod, &volumes).await {
-                        Ok(()) => bind(&client, &pod, &decision.node)
-                            .await
-                            .map_err(BindError::Api),
+                        Ok(()) => {
+                            let permit = match permit {
+                                Some(permit) => Ok(permit),
+                                None => bindings.acquire_owned().await,
+                            };
+                            match permit {
+                                Ok(_permit) => bind(&client, &pod, &decision.node)
+                                    .await
+                                    .map_err(BindError::Api),
+                                Err(_) => {
+                                    Err(BindError::Volumes("the scheduler is stopping".into()))
+                                }
+                            }
+                        }
                         Err(error) => Err(BindError::Volumes(error)),
                     };
-                    drop(permit);
                     let _ = done.send(Bound {
                         pod,
                         node: decision.node,

@@ -232,3 +232,94 @@ impl ValidatingPlugin for ResourceQuota {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kubers_core::registry;
+    use kubers_store::sqlite::{SqliteConfig, SqliteStore};
+    use serde_json::json;
+
+    use super::*;
+    use crate::auth::UserInfo;
+
+    async fn create(store: &dyn Store, name: &str, dry_run: bool) -> Result<(), String> {
+        let user = UserInfo::authenticated("alice", Vec::new());
+        let attributes = Attributes {
+            operation: Operation::Create,
+            info: registry::find("", "v1", "pods").expect("resource"),
+            subresource: None,
+            namespace: Some("team"),
+            name,
+            user: &user,
+            dry_run,
+        };
+        let pod = json!({"metadata": {"name": name}, "spec": {"containers": [
+            {"name": "c", "resources": {"requests": {"cpu": "300m"}}}]}});
+        ResourceQuota
+            .validate(store, &attributes, &pod, None)
+            .await
+            .map_err(|error| error.0.message().to_owned())
+    }
+
+    async fn used(store: &dyn Store) -> Value {
+        let kv = store
+            .get("/registry/resourcequotas/team/q")
+            .await
+            .expect("read")
+            .expect("the quota");
+        object::from_stored(&kv).expect("json")["status"]["used"].clone()
+    }
+
+    #[tokio::test]
+    async fn creates_are_charged_until_the_quota_is_full() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(SqliteConfig::new(dir.path().join("db"))).expect("store opens"),
+        );
+        let quota = json!({
+            "metadata": {"name": "q", "namespace": "team"},
+            "spec": {"hard": {"pods": "2", "requests.cpu": "1"}},
+            "status": {"hard": {"pods": "2", "requests.cpu": "1"}},
+        });
+        store
+            .create("/registry/resourcequotas/team/q", object::to_stored(&quota))
+            .await
+            .expect("seed");
+        assert_eq!(
+            create(store.as_ref(), "p0", false).await,
+            Err("pods \"p0\" is forbidden: status unknown for quota: q, resources: pods,requests.cpu".into())
+        );
+        let mut counted = quota.clone();
+        counted["status"]["used"] = json!({"pods": "0", "requests.cpu": "0"});
+        let kv = store
+            .get("/registry/resourcequotas/team/q")
+            .await
+            .expect("read")
+            .expect("the quota");
+        store
+            .update(
+                "/registry/resourcequotas/team/q",
+                object::to_stored(&counted),
+                kv.mod_revision,
+            )
+            .await
+            .expect("counted");
+        assert_eq!(create(store.as_ref(), "dry", true).await, Ok(()));
+        assert_eq!(
+            used(store.as_ref()).await,
+            json!({"pods": "0", "requests.cpu": "0"})
+        );
+        assert_eq!(create(store.as_ref(), "p1", false).await, Ok(()));
+        assert_eq!(create(store.as_ref(), "p2", false).await, Ok(()));
+        assert_eq!(
+            used(store.as_ref()).await,
+            json!({"pods": "2", "requests.cpu": "600m"})
+        );
+        assert_eq!(
+            create(store.as_ref(), "p3", false).await,
+            Err("pods \"p3\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2".into())
+        );
+    }
+}
