@@ -135,6 +135,8 @@ pub fn sandbox_config(context: &NodeContext, pod: &Pod, attempt: u32) -> cri::Po
                     .run_as_group
                     .map(|value| cri::Int64Value { value }),
                 supplemental_groups: pod_security.supplemental_groups.clone().unwrap_or_default(),
+                // The runtime refuses a privileged container in a sandbox that is not.
+                privileged: has_privileged_container(&spec),
                 ..cri::LinuxSandboxSecurityContext::default()
             }),
             sysctls: pod_security
@@ -478,4 +480,25 @@ pub fn etc_hosts(pod: &Pod, pod_ip: &str, cluster_domain: &str) -> String {
         }
     }
     text
+}
+
+/// Whether any container of the pod (init, regular or ephemeral) is privileged, as upstream's
+/// `HasPrivilegedContainer`.
+fn has_privileged_container(spec: &k8s_openapi::api::core::v1::PodSpec) -> bool {
+    let privileged = |security: Option<&k8s_openapi::api::core::v1::SecurityContext>| {
+        security.and_then(|security| security.privileged) == Some(true)
+    };
+    spec.containers
+        .iter()
+        .any(|container| privileged(container.security_context.as_ref()))
+        || spec
+            .init_containers
+            .iter()
+            .flatten()
+            .any(|container| privileged(container.security_context.as_ref()))
+        || spec
+            .ephemeral_containers
+            .iter()
+            .flatten()
+            .any(|container| privileged(container.security_context.as_ref()))
 }

@@ -18,6 +18,7 @@ mod lifecycle;
 mod objects;
 mod openapi;
 mod pods;
+mod pods_security;
 mod pods_volumes;
 mod pull_secrets;
 mod quota;

@@ -35,7 +35,7 @@ metadata: {name: data}
 spec:
   accessModes: [ReadWriteOnce]
   storageClassName: fast
-  resources: {requests: {storage: 1Gi}}
+  resources: {requests: {storage: 10Gi}}
 ---
 apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
@@ -204,17 +204,18 @@ fn kinds_print_upstream_columns() {
                 "AGE",
                 "VOLUMEMODE",
             ],
-            // No claim and no reason: those cells are empty.
+            // No claim and no reason: those cells are empty. The volume controller made it Available
+            // (the claim asks for more than it holds) and defaulting set its volume mode.
             row: &[
                 "pv-tables",
                 "5Gi",
                 "RWO,ROX",
                 "Retain",
-                "Pending",
+                "Available",
                 "fast",
                 "<unset>",
                 "*",
-                "<unset>",
+                "Filesystem",
             ],
             age: 7,
         },
