@@ -15,6 +15,7 @@ mod indexed_jobs;
 mod join;
 mod kube_rs;
 mod lifecycle;
+mod node;
 mod objects;
 mod openapi;
 mod pods;

@@ -2,62 +2,14 @@
 //! namespace of the test's own, with the busybox image built from Debian's busybox-static.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kubers_testkit::cluster::TestCluster;
 use kubers_testkit::grpc_health::{GrpcHealthServer, ServingStatus};
 use kubers_testkit::images::BUSYBOX_IMAGE;
 
+use crate::node::{cluster, kubectl, tail, wait_for};
 use crate::{kubectls, text};
-
-fn cluster() -> TestCluster {
-    TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts")
-}
-
-fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let binary = &kubectls()[0];
-    let output = cluster
-        .kubectl_with(binary, args, stdin)
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?} failed: {}\nserver log:\n{}",
-        text(&output),
-        tail(&cluster.log())
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Polls a JSONPath of a pod until `done` accepts it (60 s at most) and returns the last value.
-fn wait_for(cluster: &TestCluster, pod: &str, path: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let output = cluster
-            .kubectl_with(
-                &kubectls()[0],
-                &["get", "pod", pod, "-o", &format!("jsonpath={path}")],
-                None,
-            )
-            .expect("kubectl runs");
-        let value = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        if output.status.success() && done(&value) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pod {pod}: {path} is {value:?} after 60 s\n{}\nserver log:\n{}",
-            kubectl(cluster, &["get", "pod", pod, "-o", "yaml"], None),
-            tail(&cluster.log())
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 fn pod_manifest(cluster: &TestCluster, name: &str, restart_policy: &str, script: &str) -> String {
     format!(

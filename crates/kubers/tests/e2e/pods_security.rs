@@ -2,7 +2,6 @@
 //! group it runs as, a read-only root filesystem, dropped and added capabilities, privileged mode,
 //! and resource limits in the container's cgroup.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kubers_testkit::cluster::TestCluster;
@@ -11,15 +10,7 @@ use kubers_testkit::images::BUSYBOX_IMAGE;
 use crate::{kubectls, text};
 
 fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let output = cluster
-        .kubectl_with(&kubectls()[0], args, stdin)
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?} failed: {}",
-        text(&output)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    crate::node::kubectl(cluster, args, stdin).trim().to_owned()
 }
 
 /// The container's answer to a shell command, through `kubectl exec`.
@@ -33,8 +24,7 @@ fn exec(cluster: &TestCluster, container: &str, script: &str) -> String {
 
 #[test]
 fn host_ports_security_contexts_and_limits_apply() {
-    let cluster =
-        TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts");
+    let cluster = crate::node::cluster();
     let manifest = format!(
         r#"apiVersion: v1
 kind: Pod

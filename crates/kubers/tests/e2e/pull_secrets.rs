@@ -5,52 +5,15 @@
 //! a legacy `kubernetes.io/dockercfg` secret the pod runs.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use kubers_testkit::cluster::TestCluster;
 use kubers_testkit::images::busybox_variant_archive;
 use kubers_testkit::registry::{RegistryConfig, TestRegistry};
 
-use crate::{kubectls, text};
+use crate::node::{kubectl, wait_for};
 
 const USER: &str = "puller";
 const PASSWORD: &str = "s3cret";
-
-fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let output = cluster
-        .kubectl_with(&kubectls()[0], args, stdin)
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?} failed: {}",
-        text(&output)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Polls a pod's JSONPath until `done` accepts it (60 s at most) and returns it.
-fn wait_for(cluster: &TestCluster, pod: &str, path: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let output = cluster
-            .kubectl_with(
-                &kubectls()[0],
-                &["get", "pod", pod, "-o", &format!("jsonpath={path}")],
-                None,
-            )
-            .expect("kubectl runs");
-        let value = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        if output.status.success() && done(&value) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pod {pod}: {path} is {value:?} after 60 s\n{}",
-            kubectl(cluster, &["describe", "pod", pod], None)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 fn pod(name: &str, image: &str, secret: Option<&str>) -> String {
     let secrets = secret

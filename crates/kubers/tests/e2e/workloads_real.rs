@@ -3,30 +3,15 @@
 //! scale, update and roll back; a deleted pod is replaced; Jobs complete or hit their backoff limit;
 //! a DaemonSet and an ordered StatefulSet run; deleting a namespace removes what ran in it.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kubers_testkit::cluster::TestCluster;
 use kubers_testkit::images::BUSYBOX_IMAGE;
 
-use crate::{kubectls, text};
+use crate::kubectls;
 
 fn kubectl(cluster: &TestCluster, args: &[&str], stdin: Option<&str>) -> String {
-    let output = cluster
-        .kubectl_with(&kubectls()[0], args, stdin)
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?} failed: {}\nserver log (last lines):\n{}",
-        text(&output),
-        last_lines(&cluster.log())
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-fn last_lines(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
+    crate::node::kubectl(cluster, args, stdin).trim().to_owned()
 }
 
 /// Runs `kubectl get` with a JSONPath until `done` accepts the value (120 s at most).
@@ -44,7 +29,7 @@ fn wait_for(cluster: &TestCluster, args: &[&str], done: impl Fn(&str) -> bool) -
             Instant::now() < deadline,
             "kubectl {args:?} is {value:?} after 120 s\n{}\nserver log (last lines):\n{}",
             kubectl(cluster, &["get", "all", "-A", "-o", "wide"], None),
-            last_lines(&cluster.log())
+            crate::node::tail(&cluster.log())
         );
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -164,8 +149,7 @@ spec:
 
 #[test]
 fn workloads_converge_on_a_real_node() {
-    let cluster =
-        TestCluster::start(Path::new(env!("CARGO_BIN_EXE_kubers"))).expect("the cluster starts");
+    let cluster = crate::node::cluster();
     kubectl(&cluster, &["apply", "-f", "-"], Some(&manifests()));
 
     // A Deployment reaches its replicas, scales, rolls out an update and rolls back.
