@@ -66,15 +66,13 @@ pub(crate) fn wait_for(
     path: &str,
     done: impl Fn(&str) -> bool,
 ) -> String {
-    let mut last = String::new();
-    let found = eventually(&format!("pod {pod}: {path}"), cluster, || {
+    eventually(&format!("pod {pod}: {path}"), cluster, || {
         let output = kubectl_output(
             cluster,
             &["get", "pod", pod, "-o", &format!("jsonpath={path}")],
             None,
         );
-        last = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        (output.status.success() && done(&last)).then(|| last.clone())
-    });
-    found
+        let value = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        (output.status.success() && done(&value)).then_some(value)
+    })
 }
