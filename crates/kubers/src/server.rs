@@ -130,8 +130,9 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Starts the controllers and, unless disabled, the scheduler and the embedded agent once the API
-/// answers, as API clients with the admin kubeconfig.
+/// Starts the controller manager (which runs the controllers while it holds its Lease) and, unless
+/// disabled, the scheduler and the embedded agent once the API answers, as API clients with the
+/// admin kubeconfig.
 async fn run_in_cluster_components(
     kubeconfig: PathBuf,
     controllers: kubers_controllers::ControllerConfig,
@@ -139,11 +140,13 @@ async fn run_in_cluster_components(
     agent: Option<crate::agent::EmbeddedAgent>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
-    let controller_client =
-        kube::Client::try_from(with_user_agent(&kube_config, "kube-controller-manager"))?;
-    let controllers = tokio::spawn(kubers_controllers::run(controller_client, controllers));
+    let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
+    let controllers = tokio::spawn(kubers_controllers::manager::run_elected(
+        with_user_agent(&kube_config, "kube-controller-manager"),
+        controllers,
+        kubers_controllers::leader_election::identity(&host),
+    ));
     if scheduler {
-        let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
         kubers_scheduler::start_on_own_threads(
             with_user_agent(&kube_config, "kube-scheduler"),
             kubers_scheduler::SchedulerConfig::new(&host),

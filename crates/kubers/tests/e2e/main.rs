@@ -11,6 +11,7 @@ mod cron_jobs;
 mod durability;
 mod indexed_jobs;
 mod kube_rs;
+mod leader_election;
 mod lifecycle;
 mod objects;
 mod openapi;
