@@ -4,7 +4,8 @@
 //! Deployment status); plus the server's memory idle, with the nodes, and after the run.
 //!
 //! `cargo build --release -p kubers && cargo bench -p kubers-scheduler --bench scheduler --
-//! --deployment 1000 --nodes 100`.
+//! --deployment 1000 --nodes 100 [--linger SECONDS]`; `--linger` reads the server's memory and open
+//! files once more after that long (idle connections close after 90 s).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -13,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use kube::api::{Api, ListParams, PostParams};
 use kube::runtime::watcher;
 use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::{NodeTemplate, Simulator, SimulatorConfig, client_for};
@@ -44,16 +45,22 @@ struct Progress {
 
 /// The header of the table [`run`] prints rows of.
 pub fn header() -> &'static str {
-    "| nodes | replicas | pods exist (s) | pods bound (s) | pods running (s) | Deployment available (s) | pods seen at 1 / 10 / 100 / 500 (s) | CPU s: server / bench | RSS MiB: idle / with nodes / after / peak |\n|---|---|---|---|---|---|---|---|---|"
+    "| nodes | replicas | pods exist (s) | pods bound (s) | pods running (s) | Deployment available (s) | pods seen at 1 / 10 / 100 / 500 (s) | CPU s: server / bench | RSS MiB: idle / with nodes / after (anonymous) / peak | Events written | server fds: idle / after |\n|---|---|---|---|---|---|---|---|---|---|---|"
 }
 
 /// One run on a fresh server; returns a table row.
-pub async fn run(binary: &Path, nodes: usize, replicas: usize) -> BenchResult<String> {
+pub async fn run(
+    binary: &Path,
+    nodes: usize,
+    replicas: usize,
+    linger: Option<Duration>,
+) -> BenchResult<String> {
     let server = tokio::task::block_in_place(|| {
         TestServer::start_with(binary, &["--cluster-cidr", "10.0.0.0/8"])
     })?;
     tokio::time::sleep(SETTLE).await;
     let idle = proc::rss_mib(server.pid());
+    let idle_files = proc::open_files(server.pid());
 
     let client = client_for(&server.kubeconfig()).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -118,8 +125,30 @@ pub async fn run(binary: &Path, nodes: usize, replicas: usize) -> BenchResult<St
     // Let the last status writes land before reading memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = proc::rss_mib(server.pid());
+    let after_anon = proc::rss_anon_mib(server.pid());
+    let after_files = proc::open_files(server.pid());
     let peak = proc::peak_rss_mib(server.pid());
+    let lingered = match linger {
+        Some(linger) => {
+            tokio::time::sleep(linger).await;
+            format!(
+                " ({} s later: RSS {:.1} MiB, anonymous {:.1} MiB, {} fds)",
+                linger.as_secs(),
+                proc::rss_mib(server.pid()),
+                proc::rss_anon_mib(server.pid()),
+                proc::open_files(server.pid())
+            )
+        }
+        None => String::new(),
+    };
     simulator.stop();
+    // Every write the run cost beyond the pods themselves shows up here first.
+    let events: Api<Event> = Api::namespaced(client.clone(), NAMESPACE);
+    let events = events
+        .list_metadata(&ListParams::default())
+        .await?
+        .items
+        .len();
 
     let seconds = |at: Instant| at.duration_since(start).as_secs_f64();
     let milestones = match progress.lock() {
@@ -134,7 +163,7 @@ pub async fn run(binary: &Path, nodes: usize, replicas: usize) -> BenchResult<St
     };
     let cpu = |i: usize| (cpu_after[i] - cpu_before[i]).as_secs_f64();
     Ok(format!(
-        "| {nodes} | {replicas} | {:.2} | {:.2} | {:.2} | {:.2} | {milestones} | {:.1} / {:.1} | {idle:.1} / {with_nodes:.1} / {after:.1} / {peak:.1} |",
+        "| {nodes} | {replicas} | {:.2} | {:.2} | {:.2} | {:.2} | {milestones} | {:.1} / {:.1} | {idle:.1} / {with_nodes:.1} / {after:.1} ({after_anon:.1}) / {peak:.1} | {events} | {idle_files} / {after_files} |{lingered}",
         seconds(created),
         seconds(bound),
         seconds(running),

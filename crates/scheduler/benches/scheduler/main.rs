@@ -14,8 +14,8 @@
 //! `--nodes 1000,5000`, `--pods 10000`, `--mode in-process|process|backlog|all`; `KUBERS_BIN` names
 //! another server binary.
 //!
-//! `--deployment REPLICAS` (with `--nodes`, default 100) measures the controllers instead: see
-//! [`deployment`].
+//! `--deployment REPLICAS` (with `--nodes`, default 100, and `--linger SECONDS`) measures the
+//! controllers instead: see [`deployment`].
 
 mod deployment;
 mod proc;
@@ -133,10 +133,16 @@ fn main() -> BenchResult {
             .nodes_given
             .then_some(options.nodes)
             .unwrap_or(vec![100]);
+        let linger = args
+            .iter()
+            .position(|arg| arg == "--linger")
+            .and_then(|index| args.get(index + 1))
+            .map(|seconds| seconds.parse::<u64>().map(Duration::from_secs))
+            .transpose()?;
         println!("load average at start: {}", load_average());
         println!("{}", deployment::header());
         for nodes in nodes {
-            let row = runtime.block_on(deployment::run(&binary, nodes, replicas))?;
+            let row = runtime.block_on(deployment::run(&binary, nodes, replicas, linger))?;
             println!("{row}");
         }
         println!("load average at end: {}", load_average());
