@@ -1,6 +1,8 @@
 //! The kubers controller manager: control loops, each an ordinary API client that reads shared
 //! informer caches, queues keys in rate-limited work queues and writes through the API server.
 //!
+//! - [`manager`]: the controller manager elected through the Lease
+//!   `kube-system/kube-controller-manager` ([`leader_election`], which the scheduler uses too).
 //! - [`informer`], [`queue`], [`events`], [`discovery`]: the shared machinery.
 //! - [`namespace`]: empties terminating namespaces and finalizes them.
 //! - [`garbage_collector`]: deletes dependents of deleted owners (background, foreground, orphan).
@@ -37,7 +39,9 @@ pub mod garbage_collector;
 pub mod history;
 pub mod informer;
 pub mod job;
+pub mod leader_election;
 pub mod local_path;
+pub mod manager;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
@@ -55,7 +59,7 @@ pub mod ttl_after_finished;
 
 use k8s_openapi::api::core::v1::Namespace;
 
-/// Runs every controller until one of them ends.
+/// Runs every controller until one of them ends, unelected (see [`manager::run_elected`]).
 pub async fn run(client: kube::Client, config: ControllerConfig) {
     let informers = informer::Informers::new(client.clone());
     namespace::start(client.clone(), &informers);

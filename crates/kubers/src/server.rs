@@ -44,6 +44,9 @@ pub struct ServerArgs {
     /// Where the local-path provisioner makes volumes on nodes (default `<data-dir>/storage`).
     #[arg(long)]
     default_local_storage_path: Option<PathBuf>,
+    /// Do not run the controller manager.
+    #[arg(long)]
+    disable_controller_manager: bool,
     /// Pod network range.
     #[arg(long, default_value = "10.42.0.0/16")]
     cluster_cidr: String,
@@ -101,14 +104,15 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         })
     };
     let kubeconfig = args.write_kubeconfig.clone();
-    let controllers = kubers_controllers::ControllerConfig {
-        cluster_cidr,
-        root_ca_file: Some(args.data_dir.join("server/tls/ca.crt")),
-        local_storage_path: args
-            .default_local_storage_path
-            .clone()
-            .unwrap_or_else(|| args.data_dir.join("storage")),
-    };
+    let controllers =
+        (!args.disable_controller_manager).then(|| kubers_controllers::ControllerConfig {
+            cluster_cidr,
+            root_ca_file: Some(args.data_dir.join("server/tls/ca.crt")),
+            local_storage_path: args
+                .default_local_storage_path
+                .clone()
+                .unwrap_or_else(|| args.data_dir.join("storage")),
+        });
     let scheduler = !args.disable_scheduler;
     tokio::spawn(async move {
         if let Err(error) =
@@ -137,20 +141,25 @@ pub async fn run(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Starts the controllers and, unless disabled, the scheduler and the embedded agent once the API
-/// answers, as API clients with the admin kubeconfig.
+/// Starts, unless disabled, the controller manager (which runs the controllers while it holds its
+/// Lease), the scheduler and the embedded agent once the API answers, as API clients with the admin
+/// kubeconfig.
 async fn run_in_cluster_components(
     kubeconfig: PathBuf,
-    controllers: kubers_controllers::ControllerConfig,
+    controllers: Option<kubers_controllers::ControllerConfig>,
     scheduler: bool,
     agent: Option<crate::agent::EmbeddedAgent>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let kube_config = crate::agent::wait_for_api(&kubeconfig).await?;
-    let controller_client =
-        kube::Client::try_from(with_user_agent(&kube_config, "kube-controller-manager"))?;
-    let controllers = tokio::spawn(kubers_controllers::run(controller_client, controllers));
+    let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
+    let controllers = controllers.map(|controllers| {
+        tokio::spawn(kubers_controllers::manager::run_elected(
+            with_user_agent(&kube_config, "kube-controller-manager"),
+            controllers,
+            kubers_controllers::leader_election::identity(&host),
+        ))
+    });
     if scheduler {
-        let host = crate::node_ip::hostname().unwrap_or_else(|| "kubers".to_string());
         kubers_scheduler::start_on_own_threads(
             with_user_agent(&kube_config, "kube-scheduler"),
             kubers_scheduler::SchedulerConfig::new(&host),
@@ -166,7 +175,9 @@ async fn run_in_cluster_components(
         let config = agent.into_config(kube_config, labels);
         kubers_kubelet::run(config).await?;
     }
-    controllers.await?;
+    if let Some(controllers) = controllers {
+        controllers.await?;
+    }
     Ok(())
 }
 

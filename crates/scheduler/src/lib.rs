@@ -6,12 +6,12 @@
 //!   assumed pods), [`plugins`] (upstream's filters and scores), [`algorithm`] (one decision),
 //!   [`preemption`], [`queue`] (priority queue with backoff).
 //! - I/O: [`informers`] (watches), [`scheduler`] (the loop and bindings), [`writer`] (events,
-//!   conditions, evictions), [`leader`] (the Lease).
+//!   conditions, evictions); the Lease through the controller manager's
+//!   [`kubers_controllers::leader_election`].
 
 pub mod algorithm;
 pub mod cache;
 pub mod informers;
-pub mod leader;
 pub mod model;
 pub mod plugins;
 pub mod preemption;
@@ -19,6 +19,7 @@ pub mod queue;
 pub mod scheduler;
 pub mod writer;
 
+use kubers_controllers::leader_election::{self, Election, Spawned};
 use model::pod::DEFAULT_SCHEDULER;
 
 /// Settings of the scheduler.
@@ -26,18 +27,18 @@ use model::pod::DEFAULT_SCHEDULER;
 pub struct SchedulerConfig {
     /// The `schedulerName` served (`default-scheduler`).
     pub scheduler_name: String,
-    /// This instance's identity in the Lease and in events (`<host>_<random>`).
+    /// This instance's identity in the Lease and in events (`<host>_<uuid>`).
     pub identity: String,
     /// Whether unschedulable pods may preempt lower-priority ones.
     pub preemption: bool,
 }
 
 impl SchedulerConfig {
-    /// The default scheduler, identified by the host name plus a random suffix.
+    /// The default scheduler, identified by the host name plus a random UUID.
     pub fn new(host: &str) -> SchedulerConfig {
         SchedulerConfig {
             scheduler_name: DEFAULT_SCHEDULER.into(),
-            identity: format!("{host}_{:016x}", rand::random::<u64>()),
+            identity: leader_election::identity(host),
             preemption: true,
         }
     }
@@ -66,7 +67,7 @@ pub fn start_on_own_threads(
 
 /// Runs the scheduler forever: waits for the Lease, then schedules while it holds it.
 pub async fn run(client: kube::Client, config: SchedulerConfig) {
-    let election = leader::Election::new("kube-scheduler", config.identity.clone());
+    let election = Election::new("kube-scheduler", config.identity.clone(), DEFAULT_SCHEDULER);
     let host = config
         .identity
         .rsplit_once('_')
@@ -77,8 +78,8 @@ pub async fn run(client: kube::Client, config: SchedulerConfig) {
         instance: format!("{DEFAULT_SCHEDULER}-{host}"),
         preemption: config.preemption,
     };
-    leader::run(client.clone(), election, move || {
-        scheduler::run(client.clone(), loop_config.clone())
+    leader_election::run(client.clone(), election, move || {
+        Spawned::new(scheduler::run(client.clone(), loop_config.clone()))
     })
     .await;
 }

@@ -14,6 +14,7 @@ mod durability;
 mod indexed_jobs;
 mod join;
 mod kube_rs;
+mod leader_election;
 mod lifecycle;
 mod node;
 mod objects;

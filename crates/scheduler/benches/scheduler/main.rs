@@ -13,7 +13,11 @@
 //! fast a backlog drains, from the scheduler's start to the last binding). Options:
 //! `--nodes 1000,5000`, `--pods 10000`, `--mode in-process|process|backlog|all`; `KUBERS_BIN` names
 //! another server binary.
+//!
+//! `--deployment REPLICAS` (with `--nodes`, default 100, and `--linger SECONDS`) measures the
+//! controllers instead: see [`deployment`].
 
+mod deployment;
 mod proc;
 
 use std::collections::HashSet;
@@ -58,6 +62,8 @@ impl Mode {
 
 struct Options {
     nodes: Vec<usize>,
+    /// Whether `--nodes` was given.
+    nodes_given: bool,
     pods: usize,
     modes: Vec<Mode>,
 }
@@ -69,6 +75,7 @@ fn options() -> BenchResult<Options> {
             .position(|arg| arg == flag)
             .and_then(|index| args.get(index + 1).cloned())
     };
+    let nodes_given = value("--nodes").is_some();
     let nodes = match value("--nodes") {
         Some(list) => list
             .split(',')
@@ -87,7 +94,12 @@ fn options() -> BenchResult<Options> {
         Some("backlog") => vec![Mode::Backlog],
         Some(other) => return Err(format!("unknown --mode {other}").into()),
     };
-    Ok(Options { nodes, pods, modes })
+    Ok(Options {
+        nodes,
+        nodes_given,
+        pods,
+        modes,
+    })
 }
 
 fn main() -> BenchResult {
@@ -116,6 +128,26 @@ fn main() -> BenchResult {
         )
         .into());
     }
+    if let Some(replicas) = deployment_replicas(&args)? {
+        let nodes = options
+            .nodes_given
+            .then_some(options.nodes)
+            .unwrap_or(vec![100]);
+        let linger = args
+            .iter()
+            .position(|arg| arg == "--linger")
+            .and_then(|index| args.get(index + 1))
+            .map(|seconds| seconds.parse::<u64>().map(Duration::from_secs))
+            .transpose()?;
+        println!("load average at start: {}", load_average());
+        println!("{}", deployment::header());
+        for nodes in nodes {
+            let row = runtime.block_on(deployment::run(&binary, nodes, replicas, linger))?;
+            println!("{row}");
+        }
+        println!("load average at end: {}", load_average());
+        return Ok(());
+    }
     println!(
         "| nodes | scheduler | register nodes (s) | create {} pods (s) | first create -> last bind (s) | pods/s | all running (s) | CPU s: server / scheduler / bench | RSS MiB: server peak / scheduler idle / scheduler peak |",
         options.pods
@@ -128,6 +160,31 @@ fn main() -> BenchResult {
         }
     }
     Ok(())
+}
+
+/// `--deployment REPLICAS`, if given.
+fn deployment_replicas(args: &[String]) -> BenchResult<Option<usize>> {
+    args.iter()
+        .position(|arg| arg == "--deployment")
+        .map(|index| {
+            args.get(index + 1)
+                .ok_or("--deployment REPLICAS")?
+                .parse::<usize>()
+                .map_err(BenchError::from)
+        })
+        .transpose()
+}
+
+/// The 1, 5 and 15 minute load averages (the machine is shared).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 /// The scheduler alone, for the `process` placement.

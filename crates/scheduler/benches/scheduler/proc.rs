@@ -17,6 +17,18 @@ pub fn rss_mib(pid: u32) -> f64 {
     status_kib(pid, "VmRSS:") / 1024.0
 }
 
+/// Anonymous resident memory (heap, stacks, caches) now, in MiB.
+pub fn rss_anon_mib(pid: u32) -> f64 {
+    status_kib(pid, "RssAnon:") / 1024.0
+}
+
+/// How many file descriptors (mostly client connections, for the server) a process has open.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
 /// Peak resident set size, in MiB.
 pub fn peak_rss_mib(pid: u32) -> f64 {
     status_kib(pid, "VmHWM:") / 1024.0
