@@ -59,7 +59,8 @@ pub(crate) fn eventually<T>(
     }
 }
 
-/// Polls a JSONPath of a pod until `done` accepts it (60 s at most) and returns the last value.
+/// Polls a JSONPath of a pod until `done` accepts it (60 s at most) and returns the value as
+/// printed (a message's trailing space included).
 pub(crate) fn wait_for(
     cluster: &TestCluster,
     pod: &str,
@@ -72,7 +73,7 @@ pub(crate) fn wait_for(
             &["get", "pod", pod, "-o", &format!("jsonpath={path}")],
             None,
         );
-        let value = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let value = String::from_utf8_lossy(&output.stdout).into_owned();
         (output.status.success() && done(&value)).then_some(value)
     })
 }
