@@ -150,6 +150,9 @@ def main():
     workdir = tempfile.mkdtemp(prefix="kubers-bench-")
     kubeconfig = os.path.join(workdir, "kubeconfig.yaml")
     port = free_port()
+    if not os.access(args.binary, os.X_OK):
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise SystemExit("no kubers binary at %s: cargo build --release -p kubers" % args.binary)
     log_file = open(os.path.join(workdir, "server.log"), "wb")
     server = subprocess.Popen(
         [args.binary, "server", "--data-dir", os.path.join(workdir, "data"), "--write-kubeconfig", kubeconfig,
