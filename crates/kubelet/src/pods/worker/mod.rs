@@ -1,6 +1,12 @@
 //! One pod's worker: converges the pod through CRI (sandbox, init containers in order, app containers
 //! with restart policy and back-off), tears it down on deletion, and writes its status when it changed.
 
+mod eviction;
+mod garbage;
+mod stop;
+
+pub(crate) use garbage::{log_dir_uid, pod_log_dirs};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -479,104 +485,6 @@ impl PodWorker {
         }
     }
 
-    /// The disk emptyDir volumes whose usage is checked against their `sizeLimit` while the pod
-    /// runs (none once it finished, is being deleted or is being evicted).
-    fn watched_volumes(&self, pod: &Pod) -> Vec<usage::LimitedVolume> {
-        let phase = pod
-            .status
-            .as_ref()
-            .and_then(|status| status.phase.as_deref())
-            .unwrap_or_default();
-        if self.evicted.is_some()
-            || pod.metadata.deletion_timestamp.is_some()
-            || phase == "Succeeded"
-            || phase == "Failed"
-        {
-            return Vec::new();
-        }
-        usage::limited_volumes(pod)
-    }
-
-    /// Measures the watched volumes; returns whether one is over its limit (the pod is then
-    /// evicted by the next sync).
-    async fn check_usage(&mut self, pod: &Pod, watched: &[usage::LimitedVolume]) -> bool {
-        let pod_dir = self
-            .context
-            .paths
-            .pod_dir(pod.metadata.uid.as_deref().unwrap_or_default());
-        let paths: Vec<std::path::PathBuf> = watched
-            .iter()
-            .map(|volume| usage::empty_dir_path(&pod_dir, &volume.name))
-            .collect();
-        let measured = tokio::task::spawn_blocking(move || {
-            paths
-                .iter()
-                .map(|path| usage::disk_usage(path))
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let Ok(measured) = measured else {
-            return false;
-        };
-        match usage::over_limit(watched, &measured) {
-            Some(message) => {
-                tracing::info!(pod = %pod_key(pod), %message, "evicting a pod over its emptyDir limit");
-                self.evicted = Some(message);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Evicts the pod as upstream's eviction manager does: an `Evicted` warning, containers killed
-    /// with a 1 s grace period, phase `Failed` with reason `Evicted`.
-    async fn evict(&mut self, pod: &Pod, message: String) -> Result<Next> {
-        if !self.eviction_recorded {
-            self.context
-                .recorder
-                .pod(pod, None, EventType::Warning, "Evicted", message.clone());
-            self.eviction_recorded = true;
-        }
-        let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let (observed, sandboxes) = runtime::observe(&self.context.cri, &uid).await?;
-        self.stop_containers_gracefully_with(pod, &observed, &sandboxes, EVICTION_GRACE_SECONDS)
-            .await?;
-        let (observed, _) = runtime::observe(&self.context.cri, &uid).await?;
-        let forced = ("Failed".to_string(), "Evicted".to_string(), message);
-        self.write_status(pod, &observed, Some(forced)).await?;
-        Ok(Next::After(RESYNC))
-    }
-
-    /// Garbage: removes the pod's sandboxes that are neither its newest nor ready and hold no
-    /// containers any more (upstream keeps only the newest sandbox of a live pod).
-    async fn remove_old_sandboxes(&self, sandboxes: &[cri::PodSandbox]) {
-        for id in removable_sandboxes(sandboxes) {
-            let containers = self
-                .context
-                .cri
-                .runtime
-                .clone()
-                .list_containers(cri::ListContainersRequest {
-                    filter: Some(cri::ContainerFilter {
-                        pod_sandbox_id: id.to_string(),
-                        ..cri::ContainerFilter::default()
-                    }),
-                })
-                .await;
-            match containers {
-                Ok(response) if response.get_ref().containers.is_empty() => {
-                    if let Err(error) = runtime::remove_sandbox(&self.context.cri, id).await {
-                        tracing::debug!(%error, "removing an old sandbox failed");
-                    }
-                }
-                Ok(_) => {}
-                Err(status) => {
-                    tracing::debug!(error = %status.message(), "listing an old sandbox's containers failed");
-                }
-            }
-        }
-    }
-
     /// Starts probers for running containers, stops those of gone containers, and kills containers
     /// whose liveness or startup probe failed. Returns whether it killed one.
     async fn check_probes(&mut self, pod: &Pod, observed: &Observed, pod_ip: &str) -> bool {
@@ -642,68 +550,6 @@ impl PodWorker {
         }
         self.context.probes.retain_for_pod(&all, &running);
         killed
-    }
-
-    /// Garbage: keeps the newest two attempts of each container (the current one and the one
-    /// `lastState` and `kubectl logs --previous` show) and removes older exited ones.
-    async fn remove_dead_containers(&self, observed: &Observed) {
-        let mut by_name: HashMap<String, Vec<&cri::ContainerStatus>> = HashMap::new();
-        for status in &observed.containers {
-            let name = status
-                .metadata
-                .as_ref()
-                .map(|metadata| metadata.name.clone())
-                .unwrap_or_default();
-            by_name.entry(name).or_default().push(status);
-        }
-        for attempts in by_name.values_mut() {
-            attempts.sort_by_key(|status| std::cmp::Reverse((attempt(status), status.created_at)));
-            for old in attempts.iter().skip(2) {
-                if old.state == cri::ContainerState::ContainerExited as i32 {
-                    if let Err(error) = runtime::remove_container(&self.context.cri, &old.id).await
-                    {
-                        tracing::debug!(%error, "removing a dead container failed");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Runs a container's preStop hook, bounded by the grace period.
-    async fn run_pre_stop(
-        &self,
-        pod: &Pod,
-        container: &Container,
-        container_id: &str,
-        pod_ip: &str,
-        grace: i64,
-    ) {
-        let Some(handler) = container
-            .lifecycle
-            .as_ref()
-            .and_then(|lifecycle| lifecycle.pre_stop.as_ref())
-        else {
-            return;
-        };
-        let limit = Duration::from_secs(grace.max(0) as u64);
-        if let Err(message) = hooks::run(
-            &self.context,
-            container_id,
-            container,
-            pod_ip,
-            handler,
-            limit,
-        )
-        .await
-        {
-            self.context.recorder.pod(
-                pod,
-                Some(&container.name),
-                EventType::Warning,
-                "FailedPreStopHook",
-                format!("PreStopHook failed: {message}"),
-            );
-        }
     }
 
     /// Whether a container must wait before its next restart; sets the waiting reason if so and
@@ -1033,155 +879,6 @@ impl PodWorker {
         }
     }
 
-    /// Stops a pod's running containers with its termination grace period.
-    async fn stop_containers_gracefully(
-        &self,
-        pod: &Pod,
-        observed: &Observed,
-        sandboxes: &[cri::PodSandbox],
-    ) -> Result<()> {
-        let grace = pod
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.termination_grace_period_seconds)
-            .unwrap_or(30);
-        self.stop_containers_gracefully_with(pod, observed, sandboxes, grace)
-            .await
-    }
-
-    /// Runs preStop hooks and stops the running containers (all at once, each with `grace` seconds,
-    /// the hook's time included), recording `Killing` events, then stops the sandboxes.
-    async fn stop_containers_gracefully_with(
-        &self,
-        pod: &Pod,
-        observed: &Observed,
-        sandboxes: &[cri::PodSandbox],
-        grace: i64,
-    ) -> Result<()> {
-        let spec = pod.spec.clone().unwrap_or_default();
-        let pod_ip = self.pod_ip(pod, observed);
-        let containers: Vec<&Container> = spec
-            .containers
-            .iter()
-            .chain(spec.init_containers.iter().flatten())
-            .collect();
-        let stops = observed
-            .containers
-            .iter()
-            .filter(|status| status.state == cri::ContainerState::ContainerRunning as i32)
-            .map(|status| {
-                let name = status
-                    .metadata
-                    .as_ref()
-                    .map(|metadata| metadata.name.clone())
-                    .unwrap_or_default();
-                let container = containers
-                    .iter()
-                    .find(|container| container.name == name)
-                    .copied();
-                let pod_ip = pod_ip.clone();
-                async move {
-                    self.context.recorder.pod(
-                        pod,
-                        Some(&name),
-                        EventType::Normal,
-                        "Killing",
-                        format!("Stopping container {name}"),
-                    );
-                    let started = std::time::Instant::now();
-                    if let Some(container) = container {
-                        self.run_pre_stop(pod, container, &status.id, &pod_ip, grace)
-                            .await;
-                    }
-                    let remaining = (grace - started.elapsed().as_secs() as i64).max(2.min(grace));
-                    runtime::stop_container(&self.context.cri, &status.id, remaining).await
-                }
-            });
-        for result in futures::future::join_all(stops).await {
-            result?;
-        }
-        self.stop_everything(observed, sandboxes, 0).await
-    }
-
-    /// Stops every container (with the grace period) and every sandbox of the pod.
-    async fn stop_everything(
-        &self,
-        observed: &Observed,
-        sandboxes: &[cri::PodSandbox],
-        grace: i64,
-    ) -> Result<()> {
-        let running: Vec<&cri::ContainerStatus> = observed
-            .containers
-            .iter()
-            .filter(|status| {
-                status.state == cri::ContainerState::ContainerRunning as i32
-                    || status.state == cri::ContainerState::ContainerCreated as i32
-            })
-            .collect();
-        let stops = running
-            .iter()
-            .map(|status| runtime::stop_container(&self.context.cri, &status.id, grace));
-        for result in futures::future::join_all(stops).await {
-            result?;
-        }
-        for sandbox in sandboxes {
-            if sandbox.state == cri::PodSandboxState::SandboxReady as i32 {
-                runtime::stop_sandbox(&self.context.cri, &sandbox.id).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Stops and removes everything of the pod on this node: containers, sandboxes, volumes, cgroups.
-    async fn tear_down(&mut self, uid: &str, grace: i64) -> Result<()> {
-        let (observed, sandboxes) = runtime::observe(&self.context.cri, uid).await?;
-        self.stop_everything(&observed, &sandboxes, grace).await?;
-        for sandbox in &sandboxes {
-            runtime::remove_sandbox(&self.context.cri, &sandbox.id).await?;
-        }
-        let pod_dir = self.context.paths.pod_dir(uid);
-        let removing = pod_dir.clone();
-        tokio::task::spawn_blocking(move || volumes::remove_pod_dir(&removing))
-            .await
-            .map_err(|error| Error::Runtime(format!("removing a pod folder: {error}")))?
-            .map_err(|error| Error::io(format!("removing {}", pod_dir.display()), error))?;
-        for log_dir in pod_log_dirs(&self.context.paths.pod_logs_dir(), uid) {
-            let _ = std::fs::remove_dir_all(log_dir);
-        }
-        cgroups::remove_pod_cgroup(&cgroups::pod_cgroup(
-            &self
-                .context
-                .paths
-                .cgroup_parent(&self.context.config.node_name),
-            uid,
-        ));
-        Ok(())
-    }
-
-    /// Removes the Pod object once everything on the node is gone (grace period 0, same UID).
-    async fn delete_object(&self, pod: &Pod) -> Result<()> {
-        let api: Api<Pod> = Api::namespaced(
-            self.context.client.clone(),
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-        );
-        let params = DeleteParams {
-            grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions {
-                uid: pod.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match api
-            .delete(pod.metadata.name.as_deref().unwrap_or_default(), &params)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
-            Err(error) => Err(error.into()),
-        }
-    }
-
     /// Writes the pod's status if it differs from what was last written.
     async fn write_status(
         &mut self,
@@ -1291,36 +988,6 @@ impl PodWorker {
     }
 }
 
-/// The log folders (`NAMESPACE_NAME_UID`) of the pod with `uid`.
-pub(crate) fn pod_log_dirs(logs_dir: &std::path::Path, uid: &str) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(logs_dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|entry| log_dir_uid(&entry.file_name().to_string_lossy()) == Some(uid))
-        .map(|entry| entry.path())
-        .collect()
-}
-
-/// The pod UID of a log folder name `NAMESPACE_NAME_UID` (names and UIDs have no `_`).
-pub(crate) fn log_dir_uid(name: &str) -> Option<&str> {
-    let mut parts = name.splitn(3, '_');
-    let (_namespace, _name, uid) = (parts.next()?, parts.next()?, parts.next()?);
-    (!uid.is_empty() && !uid.contains('_')).then_some(uid)
-}
-
-/// The sandboxes (newest first) that may go if they hold no containers: all but the newest, and
-/// only those that are not ready.
-fn removable_sandboxes(sandboxes: &[cri::PodSandbox]) -> Vec<&str> {
-    sandboxes
-        .iter()
-        .skip(1)
-        .filter(|sandbox| sandbox.state != cri::PodSandboxState::SandboxReady as i32)
-        .map(|sandbox| sandbox.id.as_str())
-        .collect()
-}
-
 /// Whether a pod whose sandbox is gone has nothing left to run: every container finished and the
 /// restart policy does not restart it.
 fn pod_finished(containers: &[Container], observed: &Observed, restart_policy: &str) -> bool {
@@ -1335,41 +1002,4 @@ fn pod_finished(containers: &[Container], observed: &Observed, restart_policy: &
             }
             _ => false,
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sandbox(id: &str, ready: bool) -> cri::PodSandbox {
-        cri::PodSandbox {
-            id: id.to_string(),
-            state: if ready {
-                cri::PodSandboxState::SandboxReady as i32
-            } else {
-                cri::PodSandboxState::SandboxNotready as i32
-            },
-            ..cri::PodSandbox::default()
-        }
-    }
-
-    #[test]
-    fn log_folders_name_their_pod_uid_last() {
-        assert_eq!(log_dir_uid("default_web_0b6c-11"), Some("0b6c-11"));
-        assert_eq!(log_dir_uid("default_web"), None);
-        assert_eq!(log_dir_uid("a_b_c_d"), None);
-    }
-
-    #[test]
-    fn only_older_sandboxes_that_are_not_ready_may_go() {
-        assert!(removable_sandboxes(&[]).is_empty());
-        assert!(removable_sandboxes(&[sandbox("new", false)]).is_empty());
-        let sandboxes = [
-            sandbox("new", true),
-            sandbox("old-ready", true),
-            sandbox("old", false),
-            sandbox("older", false),
-        ];
-        assert_eq!(removable_sandboxes(&sandboxes), vec!["old", "older"]);
-    }
 }
