@@ -46,6 +46,7 @@ pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod persistent_volume;
+pub mod pod_control;
 pub mod pod_gc;
 pub mod pods;
 pub mod queue;

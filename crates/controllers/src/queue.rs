@@ -230,6 +230,11 @@ where
     }
 }
 
+/// The queue key of a namespaced object: `namespace/name`.
+pub fn key_of(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

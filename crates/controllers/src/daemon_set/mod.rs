@@ -27,8 +27,9 @@ use crate::events::{NORMAL, Recorder};
 use crate::expectations::Expectations;
 use crate::history::History;
 use crate::informer::{Change, Informer, Informers};
+use crate::pod_control::PodControl;
 use crate::pods::{controller_of, controller_reference, from_template, is_available, is_ready};
-use crate::queue::{WorkQueue, run_workers};
+use crate::queue::{WorkQueue, key_of, run_workers};
 use crate::selector::Selector;
 
 /// The label with the template's hash.
@@ -45,10 +46,6 @@ struct DaemonSetController {
     expectations: Expectations,
     recorder: Recorder,
     history: History,
-}
-
-fn key_of(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
 }
 
 /// Registers the controller with the informers and starts its workers once they synced.
@@ -539,44 +536,13 @@ impl DaemonSetController {
     }
 
     async fn delete(&self, ds: &DaemonSet, key: &str, pods: &[Arc<Pod>]) -> Result<()> {
-        if pods.is_empty() {
-            return Ok(());
+        PodControl {
+            client: &self.client,
+            recorder: &self.recorder,
+            expectations: &self.expectations,
         }
-        self.expectations.expect_deletions(
-            key,
-            pods.iter()
-                .map(|pod| key_of(&pod.namespace().unwrap_or_default(), &pod.name_any())),
-        );
-        let results = join_all(pods.iter().map(|pod| async move {
-            let api: Api<Pod> =
-                Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
-            (
-                pod,
-                api.delete(&pod.name_any(), &DeleteParams::default()).await,
-            )
-        }))
-        .await;
-        for (pod, result) in results {
-            let pod_key = key_of(&pod.namespace().unwrap_or_default(), &pod.name_any());
-            match result {
-                Ok(_) => self.recorder.event(
-                    ds,
-                    NORMAL,
-                    "SuccessfulDelete",
-                    format!("Deleted pod: {}", pod.name_any()),
-                ),
-                Err(error) => {
-                    self.expectations.deletion_observed(key, &pod_key);
-                    if !is_not_found(&error) {
-                        return Err(Error::Api {
-                            action: format!("deleting daemon pod {pod_key}"),
-                            source: error,
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
+        .delete_pods(ds, key, pods, &DeleteParams::default())
+        .await
     }
 }
 

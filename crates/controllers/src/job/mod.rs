@@ -26,8 +26,9 @@ use crate::error::{Error, Result, is_not_found};
 use crate::events::{NORMAL, Recorder, WARNING};
 use crate::expectations::Expectations;
 use crate::informer::{Change, Informer, Informers};
+use crate::pod_control::PodControl;
 use crate::pods::{controller_of, controller_reference, from_template, is_ready};
-use crate::queue::{WorkQueue, run_workers};
+use crate::queue::{WorkQueue, key_of, run_workers};
 use indexed::{Intervals, index_of, is_indexed};
 use rules::{add_condition, condition, count, want_active};
 
@@ -47,10 +48,6 @@ struct JobController {
     queue: Arc<WorkQueue<String>>,
     expectations: Expectations,
     recorder: Recorder,
-}
-
-fn key_of(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
 }
 
 fn phase(pod: &Pod) -> Option<&str> {
@@ -186,43 +183,13 @@ impl JobController {
     }
 
     async fn delete_pods(&self, job: &Job, key: &str, pods: &[Arc<Pod>]) -> Result<()> {
-        if pods.is_empty() {
-            return Ok(());
+        PodControl {
+            client: &self.client,
+            recorder: &self.recorder,
+            expectations: &self.expectations,
         }
-        self.expectations.expect_deletions(
-            key,
-            pods.iter()
-                .map(|pod| key_of(&pod.namespace().unwrap_or_default(), &pod.name_any())),
-        );
-        let results = join_all(pods.iter().map(|pod| async move {
-            let result = self
-                .pods_api(&pod.namespace().unwrap_or_default())
-                .delete(&pod.name_any(), &DeleteParams::background())
-                .await;
-            (pod, result)
-        }))
-        .await;
-        for (pod, result) in results {
-            let pod_key = key_of(&pod.namespace().unwrap_or_default(), &pod.name_any());
-            match result {
-                Ok(_) => self.recorder.event(
-                    job,
-                    NORMAL,
-                    "SuccessfulDelete",
-                    format!("Deleted pod: {}", pod.name_any()),
-                ),
-                Err(error) => {
-                    self.expectations.deletion_observed(key, &pod_key);
-                    if !is_not_found(&error) {
-                        return Err(Error::Api {
-                            action: format!("deleting pod {pod_key}"),
-                            source: error,
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
+        .delete_pods(job, key, pods, &DeleteParams::background())
+        .await
     }
 
     /// Creates one pod per entry: of that completion index for an Indexed Job, any for others.

@@ -24,7 +24,7 @@ use crate::informer::{Change, Informer, Informers};
 use crate::pods::{
     controller_of, controller_reference, from_template, is_active, is_available, is_ready,
 };
-use crate::queue::{WorkQueue, run_workers};
+use crate::queue::{WorkQueue, key_of, run_workers};
 
 /// Most pods created or deleted in one sync (upstream's `BurstReplicas`).
 const BURST_REPLICAS: usize = 500;
@@ -39,10 +39,6 @@ pub struct ReplicaController<W: Workload> {
     queue: Arc<WorkQueue<String>>,
     expectations: Expectations,
     recorder: Recorder,
-}
-
-fn key_of(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
 }
 
 fn pod_key(pod: &Pod) -> String {

@@ -24,7 +24,7 @@ use crate::events::{NORMAL, Recorder};
 use crate::history::{self, History};
 use crate::informer::{Informer, Informers};
 use crate::pods::{controller_of, controller_reference, from_template, is_available, is_ready};
-use crate::queue::{WorkQueue, run_workers};
+use crate::queue::{WorkQueue, key_of, run_workers};
 
 /// The label with the pod's name.
 const POD_NAME: &str = "statefulset.kubernetes.io/pod-name";
@@ -40,10 +40,6 @@ struct StatefulSetController {
     history: History,
     queue: Arc<WorkQueue<String>>,
     recorder: Recorder,
-}
-
-fn key_of(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
 }
 
 /// Registers the controller with the informers and starts its workers once they synced.
