@@ -81,7 +81,12 @@ async fn list(
     };
     let revision: Revision = loop {
         let page = store.list(&request).await?;
-        objects.extend(page.items.iter().filter_map(decode).map(Arc::new));
+        objects.extend(
+            page.items
+                .iter()
+                .filter_map(|kv| decode(cache, kv))
+                .map(Arc::new),
+        );
         match page.items.last() {
             Some(last) if page.more() => {
                 request.after = Some(last.key.clone());
@@ -107,7 +112,7 @@ async fn follow(cache: &Cache, mut watch: Watch) -> Option<kubers_store::Error> 
             item = watch.next() => match item {
                 Some(Ok(WatchItem::Events(events))) => cache.update(|state| {
                     for event in &events {
-                        state.apply(event, decode);
+                        state.apply(event, |kv| decode(cache, kv));
                     }
                 }),
                 Some(Ok(WatchItem::Progress(revision))) => cache.progressed(revision),
@@ -120,8 +125,8 @@ async fn follow(cache: &Cache, mut watch: Watch) -> Option<kubers_store::Error> 
 }
 
 /// A stored object for the cache; an unreadable one is logged and left out.
-fn decode(kv: &KeyValue) -> Option<CachedObject> {
-    CachedObject::from_kv(kv)
+fn decode(cache: &Cache, kv: &KeyValue) -> Option<CachedObject> {
+    CachedObject::from_kv(kv, cache.selectable)
         .inspect_err(|error| tracing::warn!(%error, "watch cache skips an unreadable object"))
         .ok()
 }

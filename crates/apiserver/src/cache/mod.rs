@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use kubers_core::field_labels::FieldLabel;
 use kubers_store::{Revision, Store};
 use tokio::sync::{Notify, watch};
 
@@ -91,14 +92,15 @@ impl Caches {
         }
     }
 
-    /// The cache of the collection under `prefix` (e.g. `/registry/configmaps/`), started now if it is
-    /// the first use. Must be called within the Tokio runtime.
-    pub fn get(&self, prefix: &str) -> Arc<Cache> {
+    /// The cache of the collection under `prefix` (e.g. `/registry/configmaps/`), whose objects can be
+    /// selected by the fields `selectable`, started now if it is the first use. Must be called within
+    /// the Tokio runtime.
+    pub fn get(&self, prefix: &str, selectable: &'static [FieldLabel]) -> Arc<Cache> {
         let mut caches = self.caches.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(cache) = caches.get(prefix) {
             return Arc::clone(cache);
         }
-        let cache = Arc::new(Cache::new(prefix, self.config.window));
+        let cache = Arc::new(Cache::new(prefix, self.config.window, selectable));
         caches.insert(prefix.to_owned(), Arc::clone(&cache));
         tokio::spawn(feeder::run(
             Arc::clone(&cache),
@@ -121,6 +123,8 @@ impl std::fmt::Debug for Caches {
 #[derive(Debug)]
 pub struct Cache {
     prefix: String,
+    /// The fields the collection's objects can be selected by.
+    selectable: &'static [FieldLabel],
     state: RwLock<State>,
     /// Bumped whenever events were appended or the history restarted: wakes watchers.
     changed: watch::Sender<u64>,
@@ -135,9 +139,10 @@ pub struct Cache {
 }
 
 impl Cache {
-    fn new(prefix: &str, window: usize) -> Cache {
+    fn new(prefix: &str, window: usize, selectable: &'static [FieldLabel]) -> Cache {
         Cache {
             prefix: prefix.to_owned(),
+            selectable,
             state: RwLock::new(State::new(window)),
             changed: watch::Sender::new(0),
             revision: watch::Sender::new(0),

@@ -1,8 +1,10 @@
 //! Objects as the watch cache keeps them: the stored JSON normalised once (without `apiVersion`, `kind`
 //! and `metadata.resourceVersion`), shared through an `Arc` by every list and watcher, and rendered for
-//! any served version by splicing those three fields back in.
+//! any served version by splicing those three fields back in. The values of the fields the resource
+//! can be selected by are read once too, so field selectors never parse an object again.
 
 use bytes::Bytes;
+use kubers_core::field_labels::{self, FieldLabel};
 use kubers_store::{KeyValue, Revision};
 use serde_json::{Map, Value};
 
@@ -21,6 +23,8 @@ pub struct CachedObject {
     namespace: Option<Box<str>>,
     /// `metadata.labels` with string values, sorted by key.
     labels: Box<[(Box<str>, Box<str>)]>,
+    /// The value of every selectable field of the resource, by field label.
+    fields: Box<[(&'static str, Box<str>)]>,
     /// The object's JSON without `apiVersion`, `kind` and `metadata.resourceVersion`.
     body: Bytes,
     /// Where `metadata`'s opening brace is in `body`.
@@ -28,21 +32,39 @@ pub struct CachedObject {
 }
 
 impl CachedObject {
-    /// Reads a stored object (a JSON object) at its key-value's revision.
-    pub fn from_kv(kv: &KeyValue) -> Result<CachedObject, Error> {
+    /// Reads a stored object (a JSON object) at its key-value's revision; `selectable` are the fields
+    /// its resource can be selected by.
+    pub fn from_kv(kv: &KeyValue, selectable: &[FieldLabel]) -> Result<CachedObject, Error> {
         let value: Value = serde_json::from_slice(&kv.value).map_err(|source| Error::Decode {
             key: kv.key.clone(),
             source,
         })?;
+        let selected = selectable
+            .iter()
+            .filter_map(|label| {
+                let text = field_labels::value(selectable, &value, label.name)?;
+                Some((label.name, Box::from(text)))
+            })
+            .collect();
         let Value::Object(fields) = value else {
             return Err(Error::NotAnObject {
                 key: kv.key.clone(),
             });
         };
-        Ok(CachedObject::new(kv.key.clone(), kv.mod_revision, fields))
+        Ok(CachedObject::new(
+            kv.key.clone(),
+            kv.mod_revision,
+            fields,
+            selected,
+        ))
     }
 
-    fn new(key: String, revision: Revision, mut fields: Map<String, Value>) -> CachedObject {
+    fn new(
+        key: String,
+        revision: Revision,
+        mut fields: Map<String, Value>,
+        selected: Box<[(&'static str, Box<str>)]>,
+    ) -> CachedObject {
         fields.remove("apiVersion");
         fields.remove("kind");
         let (mut name, mut namespace, mut labels) = (Box::from(""), None, Vec::new());
@@ -82,6 +104,7 @@ impl CachedObject {
             name,
             namespace,
             labels: labels.into_boxed_slice(),
+            fields: selected,
             body: Bytes::from(body),
             metadata_at,
         }
@@ -103,6 +126,14 @@ impl CachedObject {
             .binary_search_by(|(label, _)| label.as_ref().cmp(key))
             .ok()
             .map(|index| self.labels[index].1.as_ref())
+    }
+
+    /// The value of the selectable field `name` (`None` when the resource cannot be selected by it).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(label, _)| *label == name)
+            .map(|(_, value)| value.as_ref())
     }
 
     /// How many bytes the object's JSON takes, about.
@@ -176,8 +207,8 @@ mod tests {
         let stored = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web", "n": "1"}, "resourceVersion": "3"},
             "data": {"k": "v"}});
-        let object =
-            CachedObject::from_kv(&kv("/registry/configmaps/ns/a", stored, 7)).expect("object");
+        let object = CachedObject::from_kv(&kv("/registry/configmaps/ns/a", stored, 7), &[])
+            .expect("object");
         assert_eq!((object.name(), object.namespace()), ("a", Some("ns")));
         assert_eq!(
             (object.label("app"), object.label("n"), object.label("x")),
@@ -217,12 +248,12 @@ mod tests {
             ),
         ] {
             let object =
-                CachedObject::from_kv(&kv("/registry/things/t", stored, 5)).expect("object");
+                CachedObject::from_kv(&kv("/registry/things/t", stored, 5), &[]).expect("object");
             assert_eq!(rendered(&object, "v1", 5), expected);
         }
-        assert!(CachedObject::from_kv(&kv("/registry/things/t", json!([1]), 5)).is_err());
+        assert!(CachedObject::from_kv(&kv("/registry/things/t", json!([1]), 5), &[]).is_err());
         let mut broken = kv("/registry/things/t", json!({}), 5);
         broken.value = Bytes::from_static(b"{nope");
-        assert!(CachedObject::from_kv(&broken).is_err());
+        assert!(CachedObject::from_kv(&broken, &[]).is_err());
     }
 }

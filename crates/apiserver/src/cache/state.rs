@@ -236,7 +236,7 @@ mod tests {
     }
 
     fn decode(kv: &KeyValue) -> Option<CachedObject> {
-        CachedObject::from_kv(kv).ok()
+        CachedObject::from_kv(kv, &[]).ok()
     }
 
     fn event(kind: EventKind, key: &str, revision: Revision) -> Event {

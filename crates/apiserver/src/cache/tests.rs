@@ -76,9 +76,9 @@ async fn a_cache_lists_follows_and_serves_watchers() -> TestResult {
             ..CacheConfig::default()
         },
     );
-    let cache = caches.get(PREFIX);
+    let cache = caches.get(PREFIX, &[]);
     assert!(
-        Arc::ptr_eq(&cache, &caches.get(PREFIX)),
+        Arc::ptr_eq(&cache, &caches.get(PREFIX, &[])),
         "one cache per prefix"
     );
     caught_up(&cache, store.as_ref()).await?;
@@ -171,7 +171,7 @@ async fn a_cache_lists_follows_and_serves_watchers() -> TestResult {
 /// read then needs the store's progress notification to know the cache is current.
 async fn consistent_reads_wait_for_progress(store: Arc<dyn Store>) -> TestResult {
     let caches = Caches::new(Arc::clone(&store), CacheConfig::default());
-    let cache = caches.get(PREFIX);
+    let cache = caches.get(PREFIX, &[]);
     caught_up(&cache, store.as_ref()).await?;
     let mut current = 0;
     for index in 0..5 {
@@ -217,7 +217,7 @@ async fn the_cache_relists_after_the_store_compacted_what_it_had_not_read() -> T
         .create("/registry/configmaps/ns/first", value("first", "web"))
         .await?;
     let caches = Caches::new(Arc::clone(&store), CacheConfig::default());
-    let cache = caches.get(PREFIX);
+    let cache = caches.get(PREFIX, &[]);
     caught_up(&cache, store.as_ref()).await?;
     let start = cache.revision();
     let mut watcher = cache.watch_after(PREFIX, start).ok_or("in window")?;

@@ -116,7 +116,7 @@ mod tests {
         Arc::new(CachedEvent {
             kind: EventKind::Create,
             revision,
-            object: Arc::new(CachedObject::from_kv(&kv).expect("object")),
+            object: Arc::new(CachedObject::from_kv(&kv, &[]).expect("object")),
             prev: None,
         })
     }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kubers_core::field_labels::field_labels;
 use kubers_core::registry;
 use kubers_store::Revision;
 
@@ -79,9 +80,10 @@ pub async fn fresh_cache(
     request: &ResourceRequest,
     freshness: Freshness,
 ) -> Result<Option<Arc<Cache>>, ApiError> {
-    let cache = app
-        .caches
-        .get(&registry::storage_key(request.info, None, None));
+    let cache = app.caches.get(
+        &registry::storage_key(request.info, None, None),
+        field_labels(request.info.group, request.info.resource),
+    );
     if !cache.ready() {
         return Ok(None);
     }
@@ -130,26 +132,16 @@ pub fn too_large(revision: Revision, current: Revision) -> ApiError {
 
 /// The request's selectors as a test of cached objects.
 pub fn selector(filter: &Filter) -> impl Fn(&CachedObject) -> bool + '_ {
-    move |object: &CachedObject| matches(filter, object, object.revision)
+    move |object: &CachedObject| matches(filter, object)
 }
 
-/// Whether `filter` selects `object` (rendered at `revision` when a field outside the metadata is
-/// needed).
-pub fn matches(filter: &Filter, object: &CachedObject, revision: Revision) -> bool {
-    if filter.is_empty() {
-        return true;
-    }
-    if filter.fields_in_metadata() {
-        return filter.matches_parts(
+/// Whether `filter` selects `object`, from the labels and selectable fields the cache read once.
+pub fn matches(filter: &Filter, object: &CachedObject) -> bool {
+    filter.is_empty()
+        || filter.matches_parts(
             |key| object.label(key),
-            |path| match path {
-                "metadata.name" => Some(object.name().to_owned()),
-                "metadata.namespace" => object.namespace().map(str::to_owned),
-                _ => None,
-            },
-        );
-    }
-    filter.matches(&object.to_value("", "", revision))
+            |path| object.field(path).map(str::to_owned),
+        )
 }
 
 #[cfg(test)]
@@ -186,5 +178,60 @@ mod tests {
             );
         }
         assert!(source("resourceVersion=x").is_err());
+    }
+
+    #[test]
+    fn cached_objects_are_selected_like_the_objects_they_hold() {
+        use bytes::Bytes;
+        use kubers_store::KeyValue;
+        use serde_json::json;
+
+        let pods = registry::find("", "v1", "pods").expect("pods are served");
+        let selectable = field_labels(pods.group, pods.resource);
+        let stored = [
+            json!({"metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web"}},
+                   "spec": {"nodeName": "n1", "hostNetwork": true}, "status": {"phase": "Running"}}),
+            json!({"metadata": {"name": "b", "namespace": "other"}, "spec": {}}),
+            json!({"metadata": {"name": "c", "namespace": "ns"}, "spec": {"restartPolicy": "Never",
+                   "schedulerName": "custom"}, "status": {"phase": "Failed", "podIP": "10.0.0.5"}}),
+        ];
+        for fields in [
+            "",
+            "spec.nodeName=",
+            "spec.nodeName=n1",
+            "spec.nodeName!=,status.phase!=Failed",
+            "status.phase!=Succeeded,status.phase!=Failed",
+            "spec.hostNetwork=false",
+            "spec.restartPolicy=Always",
+            "spec.schedulerName=default-scheduler",
+            "status.podIP=10.0.0.5",
+            "metadata.namespace=ns,metadata.name=c",
+        ] {
+            for labels in ["", "app=web", "!app"] {
+                let filter = Filter::new(
+                    &Query {
+                        label_selector: Some(labels.to_owned()),
+                        field_selector: Some(fields.to_owned()),
+                        ..Query::default()
+                    },
+                    pods,
+                )
+                .expect("valid selectors");
+                for (index, object) in stored.iter().enumerate() {
+                    let kv = KeyValue {
+                        key: format!("/registry/pods/x/{index}"),
+                        value: Bytes::from(object.to_string()),
+                        create_revision: 1,
+                        mod_revision: 1,
+                    };
+                    let cached = CachedObject::from_kv(&kv, selectable).expect("object");
+                    assert_eq!(
+                        matches(&filter, &cached),
+                        filter.matches(object),
+                        "{fields} / {labels} / {object}"
+                    );
+                }
+            }
+        }
     }
 }

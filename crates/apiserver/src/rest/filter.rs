@@ -77,14 +77,6 @@ impl Filter {
             .all(|term| holds(term, |key| label(key).map(str::to_owned)))
             && self.fields.iter().all(|term| holds(term, &field))
     }
-
-    /// Whether the field selector names only `metadata.name` and `metadata.namespace` (so an object's
-    /// name, namespace and labels are enough to decide).
-    pub fn fields_in_metadata(&self) -> bool {
-        self.fields
-            .iter()
-            .all(|term| matches!(term.key(), "metadata.name" | "metadata.namespace"))
-    }
 }
 
 impl Term {

@@ -341,9 +341,9 @@ impl Shape {
         if filter.is_empty() {
             return Some(self.cached_line(kind, &event.object, revision));
         }
-        let selected = matches(filter, &event.object, revision);
+        let selected = matches(filter, &event.object);
         let selected_before = match (event.kind, &event.prev) {
-            (EventKind::Update, Some(prev)) => Some(matches(filter, prev, prev.revision)),
+            (EventKind::Update, Some(prev)) => Some(matches(filter, prev)),
             _ => None,
         };
         let kind = match (selected, selected_before) {
@@ -497,8 +497,10 @@ mod tests {
             api_version: "v1".into(),
             table: false,
         };
+        // Read with pods' selectable fields (a superset of a ConfigMap's), so pod selectors apply too.
+        let selectable = kubers_core::field_labels::field_labels("", "pods");
         let object = |labels: Value, revision| {
-            Arc::new(CachedObject::from_kv(&kv(labels, revision)).expect("object"))
+            Arc::new(CachedObject::from_kv(&kv(labels, revision), selectable).expect("object"))
         };
         let line = |event: &CachedEvent, filter: &Filter| {
             shape.cached_event(event, filter).map(|line| {
