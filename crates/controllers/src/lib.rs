@@ -23,6 +23,8 @@
 //! - [`node_ipam`]: gives every Node a pod CIDR (a `/24` of the cluster CIDR).
 //! - [`persistent_volume`]: binds claims to volumes, releases and reclaims volumes.
 //! - [`local_path`]: provisions `hostPath` volumes for `rancher.io/local-path` claims.
+//! - [`pvc_protection`], [`pv_protection`] ([`protection`]): claims in use by pods and bound
+//!   volumes keep their `StorageObjectInUseProtection` finalizers.
 //! - [`resource_quota`]: the usage of every ResourceQuota.
 //! - [`disruption`]: the status of every PodDisruptionBudget.
 
@@ -49,6 +51,9 @@ pub mod persistent_volume;
 pub mod pod_control;
 pub mod pod_gc;
 pub mod pods;
+pub mod protection;
+pub mod pv_protection;
+pub mod pvc_protection;
 pub mod queue;
 pub mod replica_set;
 pub mod resource_quota;
@@ -88,6 +93,8 @@ pub async fn run(client: kube::Client, config: ControllerConfig) {
     ttl_after_finished::start(client.clone(), &informers);
     garbage_collector::start(client.clone(), &informers);
     persistent_volume::start(client.clone(), &informers);
+    pvc_protection::start(client.clone(), &informers);
+    pv_protection::start(client.clone(), &informers);
     resource_quota::start(client.clone(), &informers);
     disruption::start(client.clone(), &informers);
     local_path::start(

@@ -34,6 +34,10 @@ pub const ANN_DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class
 pub const ANN_BETA_DEFAULT_CLASS: &str = "storageclass.beta.kubernetes.io/is-default-class";
 /// The label local volumes pin their node with.
 pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
+/// The finalizer that keeps a claim while a scheduled pod uses it (`StorageObjectInUseProtection`).
+pub const PVC_PROTECTION_FINALIZER: &str = "kubernetes.io/pvc-protection";
+/// The finalizer that keeps a volume while it is bound (`StorageObjectInUseProtection`).
+pub const PV_PROTECTION_FINALIZER: &str = "kubernetes.io/pv-protection";
 
 fn annotation<'a>(annotations: Option<&'a BTreeMap<String, String>>, key: &str) -> Option<&'a str> {
     annotations?.get(key).map(String::as_str)

@@ -4,8 +4,8 @@
 //! [`Attributes`] (operation, resource, namespace, name, user) and the new and old objects.
 //!
 //! The standard chain, in upstream's order: `NamespaceLifecycle`, `ServiceAccount`, `Priority`,
-//! `DefaultTolerationSeconds`, `DefaultStorageClass` (mutating); `ServiceAccount`, `ResourceQuota`
-//! (validating).
+//! `DefaultTolerationSeconds`, `DefaultStorageClass`, `StorageObjectInUseProtection` (mutating);
+//! `ServiceAccount`, `ResourceQuota` (validating).
 
 mod default_storage_class;
 mod default_tolerations;
@@ -13,6 +13,7 @@ mod namespace_lifecycle;
 mod priority;
 mod resource_quota;
 mod service_account;
+mod storage_protection;
 
 use async_trait::async_trait;
 use kubers_core::registry::{GroupResource, ResourceInfo};
@@ -29,6 +30,7 @@ pub use namespace_lifecycle::NamespaceLifecycle;
 pub use priority::Priority;
 pub use resource_quota::ResourceQuota;
 pub use service_account::ServiceAccount;
+pub use storage_protection::StorageObjectInUseProtection;
 
 /// What a write does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +145,7 @@ impl Admission {
                 Box::new(Priority),
                 Box::new(DefaultTolerationSeconds),
                 Box::new(DefaultStorageClass),
+                Box::new(StorageObjectInUseProtection),
             ],
             vec![Box::new(ServiceAccount), Box::new(ResourceQuota)],
         )

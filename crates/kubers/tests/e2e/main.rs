@@ -29,6 +29,7 @@ mod scheduler;
 mod static_pods;
 mod stats;
 mod storage;
+mod storage_protection;
 mod streams;
 mod streams_pods;
 mod tables;

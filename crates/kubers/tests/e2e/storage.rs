@@ -1,7 +1,8 @@
 //! Persistent storage: the PersistentVolume controller binds static volumes to claims (smallest
 //! fitting, `spec.volumeName` and `claimRef` pre-binding) and releases them; the default
 //! `local-path` class waits for the first consumer, the scheduler picks the node and the
-//! provisioner makes a node-pinned volume there; the scheduler explains claims it cannot use.
+//! provisioner makes a node-pinned volume there, and removes its directory through a helper pod on
+//! that node once it is released; the scheduler explains claims it cannot use.
 
 use std::path::Path;
 
@@ -386,12 +387,96 @@ fn local_path_volumes_are_provisioned_where_the_first_consumer_runs() {
         assert!(messages.contains(&message), "{reason}: {messages}");
     }
 
-    // The claim goes with its pod; the Delete policy takes the volume with it.
+    // The claim goes with its pod; the Delete policy takes the volume with it once a helper pod on
+    // its node removed the directory. A simulated node only runs pods: the test ends the helper
+    // pods, failing the first one.
     ok(&server, kubectl, &["delete", "pod", "app", "--wait=true"]);
     ok(&server, kubectl, &["delete", "pvc", "cache"]);
+    let helper = format!("helper-pod-delete-{volume}");
+    let running_helper = |other_than: Option<&str>| {
+        until(
+            &server,
+            kubectl,
+            &[
+                "get",
+                "pod",
+                &helper,
+                "-n",
+                "kube-system",
+                "-o",
+                "jsonpath={.status.phase} {.metadata.uid}",
+            ],
+            |out| out.starts_with("Running ") && other_than.is_none_or(|uid| !out.ends_with(uid)),
+        )
+        .trim_start_matches("Running ")
+        .to_owned()
+    };
+    let first = running_helper(None);
+    let directory = format!("{}/storage/{volume}_default_cache", data_dir.display());
+    assert_eq!(
+        field(
+            &server,
+            kubectl,
+            &["pod", &helper, "-n", "kube-system"],
+            "{.spec.nodeName} {.spec.volumes[0].hostPath.path} {.spec.containers[0].env[0].value} {.spec.containers[0].image}"
+        ),
+        format!(
+            "{node} {}/storage {directory} docker.io/library/busybox:1.35",
+            data_dir.display()
+        )
+    );
+    let end = |phase: &str| {
+        ok(
+            &server,
+            kubectl,
+            &[
+                "patch",
+                "pod",
+                &helper,
+                "-n",
+                "kube-system",
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &format!(r#"{{"status":{{"phase":"{phase}","message":"disk on fire"}}}}"#),
+            ],
+        );
+    };
+    end("Failed");
+    until(
+        &server,
+        kubectl,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            &format!("involvedObject.name={volume},reason=VolumeFailedDelete"),
+            "-o",
+            "jsonpath={.items[0].type}: {.items[0].message}",
+        ],
+        |out| {
+            out == format!(
+                "Warning: failed to delete volume {volume}: helper pod failed: disk on fire"
+            )
+        },
+    );
+    assert_eq!(
+        field(&server, kubectl, &pv, "{.status.phase}"),
+        "Released",
+        "the volume stays until its directory is gone"
+    );
+    // After the backoff, a new helper pod.
+    running_helper(Some(&first));
+    end("Succeeded");
     until(&server, kubectl, &["get", "pv", "-o", "name"], |out| {
         !out.contains(&volume)
     });
+    until(
+        &server,
+        kubectl,
+        &["get", "pods", "-n", "kube-system", "-o", "name"],
+        |out| !out.contains(&helper),
+    );
 }
 
 #[test]

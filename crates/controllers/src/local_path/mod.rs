@@ -5,26 +5,29 @@
 //! and already bound to the claim through its `claimRef`. The directory itself is made by the
 //! kubelet (hostPath type `DirectoryOrCreate`), so the control plane never touches a node's disk.
 //!
-//! Released volumes of a `Delete` class lose their object; their directory stays on the node
-//! (upstream runs a helper pod with a shell to remove it; kubers has no such image yet).
+//! Released volumes of a `Delete` class lose their directory through a helper pod on their node,
+//! then their object ([`teardown`]).
 
-use std::sync::Arc;
+pub mod teardown;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{
     HostPathVolumeSource, Node, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
-    PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, VolumeNodeAffinity,
+    PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, Pod, VolumeNodeAffinity,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::api::{Api, PostParams};
 use kubers_core::volumes::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_DYNAMICALLY_PROVISIONED, ANN_SELECTED_NODE,
     ANN_STORAGE_PROVISIONER, LABEL_HOSTNAME, claim_class, claim_volume_name, reclaim_policy,
     volume_phase,
 };
 
-use crate::error::{Error, Result, is_not_found};
+use crate::error::{Error, Result};
 use crate::events::{NORMAL, Recorder, WARNING};
 use crate::informer::{Change, Informer, Informers};
 use crate::persistent_volume::claim_reference;
@@ -34,6 +37,8 @@ use crate::queue::{WorkQueue, run_workers};
 pub const PROVISIONER: &str = "rancher.io/local-path";
 /// The default StorageClass k3s creates for it.
 pub const CLASS: &str = "local-path";
+/// The annotation naming the node a volume was made on (rancher's `NodeNameAnnotationKey`).
+pub const SELECTED_NODE_ANNOTATION: &str = "local.path.provisioner/selected-node";
 
 /// What the work queue holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,8 +53,14 @@ struct Provisioner {
     volumes: Arc<Informer<PersistentVolume>>,
     classes: Arc<Informer<StorageClass>>,
     nodes: Arc<Informer<Node>>,
+    pods: Arc<Informer<Pod>>,
     base: String,
     recorder: Recorder,
+    queue: Arc<WorkQueue<Key>>,
+    /// Failed helper pods, by volume name.
+    failures: Mutex<teardown::FailureMap>,
+    /// The uids of volumes deleted already (until the informer sees them go).
+    deleted: Mutex<HashSet<String>>,
 }
 
 /// The name of the volume provisioned for a claim (the external-provisioner library's).
@@ -79,6 +90,7 @@ fn to_delete(volume: &PersistentVolume) -> bool {
 
 /// Registers the provisioner; `base` is the directory volumes are made in on each node.
 pub fn start(client: kube::Client, informers: &Informers, base: String) {
+    let queue: Arc<WorkQueue<Key>> = WorkQueue::new();
     let provisioner = Arc::new(Provisioner {
         recorder: Recorder::new(client.clone(), PROVISIONER),
         client,
@@ -86,9 +98,12 @@ pub fn start(client: kube::Client, informers: &Informers, base: String) {
         volumes: informers.get::<PersistentVolume>(),
         classes: informers.get::<StorageClass>(),
         nodes: informers.get::<Node>(),
+        pods: informers.get::<Pod>(),
         base,
+        queue: Arc::clone(&queue),
+        failures: Mutex::default(),
+        deleted: Mutex::default(),
     });
-    let queue: Arc<WorkQueue<Key>> = WorkQueue::new();
     {
         let queue = Arc::clone(&queue);
         provisioner.claims.on_change(move |change| {
@@ -103,10 +118,29 @@ pub fn start(client: kube::Client, informers: &Informers, base: String) {
     }
     {
         let queue = Arc::clone(&queue);
+        let weak = Arc::downgrade(&provisioner);
         provisioner.volumes.on_change(move |change| {
             let volume = change.object();
-            if !matches!(change, Change::Deleted(_)) && to_delete(volume) {
+            if let Change::Deleted(volume) = change {
+                if let (Some(provisioner), Some(uid)) = (weak.upgrade(), volume.uid()) {
+                    provisioner
+                        .deleted
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&uid);
+                }
+                return;
+            }
+            if to_delete(volume) {
                 queue.add(Key::Volume(volume.name_any()));
+            }
+        });
+    }
+    {
+        let queue = Arc::clone(&queue);
+        provisioner.pods.on_change(move |change| {
+            if let Some(volume) = teardown::helper_pod_volume(change.object()) {
+                queue.add(Key::Volume(volume));
             }
         });
     }
@@ -115,6 +149,7 @@ pub fn start(client: kube::Client, informers: &Informers, base: String) {
         provisioner.volumes.synced().await;
         provisioner.classes.synced().await;
         provisioner.nodes.synced().await;
+        provisioner.pods.synced().await;
         run_workers("local-path-provisioner", queue, 1, move |key: Key| {
             let provisioner = Arc::clone(&provisioner);
             async move {
@@ -235,10 +270,7 @@ impl Provisioner {
                             ANN_DYNAMICALLY_PROVISIONED.to_owned(),
                             PROVISIONER.to_owned(),
                         ),
-                        (
-                            "local.path.provisioner/selected-node".to_owned(),
-                            node.to_owned(),
-                        ),
+                        (SELECTED_NODE_ANNOTATION.to_owned(), node.to_owned()),
                     ]
                     .into(),
                 ),
@@ -277,37 +309,5 @@ impl Provisioner {
             }),
             status: None,
         })
-    }
-
-    async fn delete(&self, name: &str) -> Result<()> {
-        let Some(volume) = self.volumes.get("", name) else {
-            return Ok(());
-        };
-        if !to_delete(&volume) {
-            return Ok(());
-        }
-        let path = volume
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.host_path.as_ref())
-            .map(|host_path| host_path.path.clone())
-            .unwrap_or_default();
-        tracing::info!(volume = %name, %path, "deleting a released local-path volume (its directory stays on the node)");
-        let api: Api<PersistentVolume> = Api::all(self.client.clone());
-        let params = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: volume.uid(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match api.delete(name, &params).await {
-            Ok(_) => Ok(()),
-            Err(error) if is_not_found(&error) => Ok(()),
-            Err(source) => Err(Error::Api {
-                action: format!("deleting volume {name}"),
-                source,
-            }),
-        }
     }
 }
