@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod discovery;
+pub mod events;
 pub mod field_labels;
 pub mod field_manager;
 pub mod field_validation;

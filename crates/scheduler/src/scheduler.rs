@@ -181,7 +181,6 @@ impl Scheduler {
                 }
                 self.cache.clear_nomination(&uid);
                 self.queue.remove(&uid);
-                self.writer.send(Write::Forget(uid));
             }
             Update::Namespace(name, labels) => {
                 if self.cache.set_namespace(name, labels) {

@@ -1,19 +1,22 @@
 //! The scheduler's writes other than bindings: `Scheduled`, `FailedScheduling` and `Preempted`
-//! events (core/v1, from `default-scheduler`; a repeated failure with the same message counts up the
-//! existing event), the `PodScheduled=False` condition and `nominatedNodeName` on pending pods, and
-//! the eviction of preemption victims. They run in the background with bounded concurrency and
-//! yield to bindings: while pods wait for a decision or a binding, events and conditions wait (up to
-//! [`MAX_DEFERRAL`]), so a burst of pods is placed first and described right after; a full backlog
-//! drops events rather than slow scheduling down, as upstream's event broadcaster does.
+//! events (core/v1, from `default-scheduler`, correlated like every recorder's: a repeated failure
+//! with the same message counts up the existing event), the `PodScheduled=False` condition and
+//! `nominatedNodeName` on pending pods, and the eviction of preemption victims. They run in the
+//! background with bounded concurrency and yield to bindings: while pods wait for a decision or a
+//! binding, events and conditions wait (up to [`MAX_DEFERRAL`]), so a burst of pods is placed first
+//! and described right after; a full backlog drops events rather than slow scheduling down, as
+//! upstream's event broadcaster does.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use k8s_openapi::api::core::v1::{Event, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kubers_controllers::events::{Sink, SinkConfig};
+use kubers_core::events::{Source, new_event as core_event, truncate_message};
 use serde_json::json;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -23,8 +26,6 @@ use crate::model::pod::{DEFAULT_SCHEDULER, PodInfo};
 const CONCURRENCY: usize = 8;
 /// How many writes may wait; beyond this, events are dropped.
 const BACKLOG: usize = 20_000;
-/// Upstream truncates event messages to this many bytes.
-const EVENT_MESSAGE_LIMIT: usize = 1024;
 /// The longest an event or condition waits for scheduling to be idle.
 pub const MAX_DEFERRAL: Duration = Duration::from_secs(10);
 /// How often a deferred write checks again.
@@ -67,8 +68,6 @@ pub enum Write {
     },
     /// A lower-priority pod loses its nomination to a preemptor.
     ClearNomination(Arc<PodInfo>),
-    /// The pod is gone or bound: forget its repeated-event state.
-    Forget(String),
 }
 
 /// The handle the scheduling loop sends writes through.
@@ -100,13 +99,6 @@ impl Writer {
     }
 }
 
-/// A recorded repeating event.
-struct Repeating {
-    name: String,
-    message: String,
-    count: i32,
-}
-
 async fn run(
     client: kube::Client,
     instance: String,
@@ -114,80 +106,75 @@ async fn run(
     busy: Arc<AtomicUsize>,
 ) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
-    let mut repeating: HashMap<String, Repeating> = HashMap::new();
+    let events = Sink::new(
+        client.clone(),
+        SinkConfig {
+            workers: CONCURRENCY,
+            queue: BACKLOG / CONCURRENCY,
+        },
+    );
+    let source = Source {
+        component: DEFAULT_SCHEDULER.into(),
+        host: None,
+        instance,
+    };
     while let Some((queued, write)) = rx.recv().await {
-        let deferrable = !matches!(write, Write::Evict { .. } | Write::Forget(_));
+        let deferrable = !matches!(write, Write::Evict { .. });
         while deferrable && busy.load(Ordering::Relaxed) > 0 && queued.elapsed() < MAX_DEFERRAL {
             tokio::time::sleep(DEFERRAL_STEP).await;
         }
+        let now = events.now();
         let work = match write {
-            Write::Forget(uid) => {
-                repeating.remove(&uid);
-                continue;
-            }
             Write::Scheduled { pod, node } => {
-                repeating.remove(&pod.uid);
                 let message = format!(
                     "Successfully assigned {}/{} to {node}",
                     pod.namespace, pod.name
                 );
-                Work::Event(new_event(
+                let event = new_event(
                     &pod,
+                    &source,
                     "Normal",
                     "Scheduled",
                     "Binding",
                     &message,
-                    &instance,
-                ))
+                    now,
+                );
+                events.send(event);
+                continue;
             }
-            Write::BindingRejected { pod, error } => Work::Event(new_event(
-                &pod,
-                "Warning",
-                "FailedScheduling",
-                "Scheduling",
-                &format!("Binding rejected: {error}"),
-                &instance,
-            )),
+            Write::BindingRejected { pod, error } => {
+                let message = format!("Binding rejected: {error}");
+                let event = new_event(
+                    &pod,
+                    &source,
+                    "Warning",
+                    "FailedScheduling",
+                    "Scheduling",
+                    &message,
+                    now,
+                );
+                events.send(event);
+                continue;
+            }
             Write::Failed {
                 pod,
                 message,
                 nominate,
             } => {
-                let note = truncate(&message);
-                let event = match repeating.get_mut(&pod.uid) {
-                    Some(seen) if seen.message == note => {
-                        seen.count += 1;
-                        EventWrite::Repeat {
-                            namespace: pod.namespace.clone(),
-                            name: seen.name.clone(),
-                            count: seen.count,
-                        }
-                    }
-                    _ => {
-                        let event = new_event(
-                            &pod,
-                            "Warning",
-                            "FailedScheduling",
-                            "Scheduling",
-                            &note,
-                            &instance,
-                        );
-                        repeating.insert(
-                            pod.uid.clone(),
-                            Repeating {
-                                name: event.metadata.name.clone().unwrap_or_default(),
-                                message: note,
-                                count: 1,
-                            },
-                        );
-                        EventWrite::New(Box::new(event))
-                    }
-                };
-                Work::Failed {
+                let event = new_event(
+                    &pod,
+                    &source,
+                    "Warning",
+                    "FailedScheduling",
+                    "Scheduling",
+                    &message,
+                    now,
+                );
+                events.send(event);
+                Work::Condition {
                     pod,
                     message,
                     nominate,
-                    event,
                 }
             }
             Write::Evict {
@@ -195,15 +182,17 @@ async fn run(
                 preemptor,
                 node,
             } => Work::Evict {
-                event: new_event(
+                event: Box::new(new_event(
                     &victim,
+                    &source,
                     "Normal",
                     "Preempted",
                     "Preempting",
                     &format!("Preempted by pod {} on node {node}", preemptor.uid),
-                    &instance,
-                ),
+                    now,
+                )),
                 victim,
+                events: events.clone(),
             },
             Write::ClearNomination(pod) => Work::ClearNomination(pod),
         };
@@ -220,26 +209,18 @@ async fn run(
     }
 }
 
-enum EventWrite {
-    New(Box<Event>),
-    Repeat {
-        namespace: String,
-        name: String,
-        count: i32,
-    },
-}
-
 enum Work {
-    Event(Event),
-    Failed {
+    /// The pod's `PodScheduled=False` condition and nomination.
+    Condition {
         pod: Arc<PodInfo>,
         message: String,
         nominate: Option<String>,
-        event: EventWrite,
     },
+    /// A preemption victim's condition and deletion, then its event.
     Evict {
         victim: Arc<PodInfo>,
-        event: Event,
+        event: Box<Event>,
+        events: Sink,
     },
     ClearNomination(Arc<PodInfo>),
 }
@@ -247,12 +228,10 @@ enum Work {
 impl Work {
     async fn run(self, client: kube::Client) -> Result<(), kube::Error> {
         match self {
-            Work::Event(event) => create_event(&client, event).await,
-            Work::Failed {
+            Work::Condition {
                 pod,
                 message,
                 nominate,
-                event,
             } => {
                 let nomination_changes = nominate
                     .as_ref()
@@ -262,31 +241,20 @@ impl Work {
                 {
                     patch_condition(&client, &pod, &message, nominate.as_deref()).await?;
                 }
-                match event {
-                    EventWrite::New(event) => create_event(&client, *event).await,
-                    EventWrite::Repeat {
-                        namespace,
-                        name,
-                        count,
-                    } => {
-                        let events: Api<Event> = Api::namespaced(client, &namespace);
-                        let patch =
-                            json!({"count": count, "lastTimestamp": Time(jiff::Timestamp::now())});
-                        events
-                            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                            .await
-                            .map(|_| ())
-                    }
-                }
+                Ok(())
             }
-            Work::Evict { victim, event } => {
+            Work::Evict {
+                victim,
+                event,
+                events,
+            } => {
                 let pods: Api<Pod> = Api::namespaced(client.clone(), &victim.namespace);
                 let condition = json!({"status": {"conditions": [{
                     "type": "DisruptionTarget",
                     "status": "True",
                     "reason": "PreemptionByScheduler",
                     "message": format!("{DEFAULT_SCHEDULER}: preempting to accommodate a higher priority pod"),
-                    "lastTransitionTime": Time(jiff::Timestamp::now()),
+                    "lastTransitionTime": Time(Timestamp::now()),
                 }]}});
                 pods.patch_status(
                     &victim.name,
@@ -302,7 +270,8 @@ impl Work {
                     ..DeleteParams::default()
                 };
                 pods.delete(&victim.name, &params).await?;
-                create_event(&client, event).await
+                events.send(*event);
+                Ok(())
             }
             Work::ClearNomination(pod) => {
                 let pods: Api<Pod> = Api::namespaced(client, &pod.namespace);
@@ -349,67 +318,36 @@ async fn patch_condition(
     .map(|_| ())
 }
 
-async fn create_event(client: &kube::Client, event: Event) -> Result<(), kube::Error> {
-    let namespace = event.metadata.namespace.clone().unwrap_or_default();
-    let events: Api<Event> = Api::namespaced(client.clone(), &namespace);
-    events
-        .create(&PostParams::default(), &event)
-        .await
-        .map(|_| ())
-}
-
-/// A core/v1 event about a pod, named `<pod>.<hex nanoseconds>` like upstream's recorder.
+/// A core/v1 event about a pod, named `<pod>.<hex nanoseconds>` like upstream's recorder, its
+/// message cut to upstream's 1024 bytes.
 fn new_event(
     pod: &PodInfo,
+    source: &Source,
     kind: &str,
     reason: &str,
     action: &str,
     message: &str,
-    instance: &str,
+    now: Timestamp,
 ) -> Event {
-    let now = jiff::Timestamp::now();
-    Event {
-        metadata: ObjectMeta {
-            name: Some(format!("{}.{:x}", pod.name, now.as_nanosecond())),
-            namespace: Some(pod.namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        involved_object: ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            name: Some(pod.name.clone()),
-            namespace: Some(pod.namespace.clone()),
-            uid: Some(pod.uid.clone()),
-            resource_version: Some(pod.resource_version.clone()).filter(|rv| !rv.is_empty()),
-            ..ObjectReference::default()
-        },
-        reason: Some(reason.into()),
-        message: Some(truncate(message)),
-        type_: Some(kind.into()),
-        action: Some(action.into()),
-        source: Some(EventSource {
-            component: Some(DEFAULT_SCHEDULER.into()),
-            host: None,
-        }),
-        reporting_component: Some(DEFAULT_SCHEDULER.into()),
-        reporting_instance: Some(instance.into()),
-        first_timestamp: Some(Time(now)),
-        last_timestamp: Some(Time(now)),
-        count: Some(1),
-        ..Event::default()
-    }
-}
-
-/// Upstream's `truncateMessage`: at most 1024 bytes, ending in `...` when cut.
-fn truncate(message: &str) -> String {
-    if message.len() <= EVENT_MESSAGE_LIMIT {
-        return message.to_owned();
-    }
-    let mut end = EVENT_MESSAGE_LIMIT - 3;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &message[..end])
+    let reference = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: Some(pod.name.clone()),
+        namespace: Some(pod.namespace.clone()),
+        uid: Some(pod.uid.clone()),
+        resource_version: Some(pod.resource_version.clone()).filter(|rv| !rv.is_empty()),
+        ..ObjectReference::default()
+    };
+    let mut event = core_event(
+        reference,
+        source,
+        kind,
+        reason,
+        truncate_message(message),
+        now,
+    );
+    event.action = Some(action.into());
+    event
 }
 
 #[cfg(test)]
@@ -417,37 +355,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_messages_are_cut_like_upstream() {
-        assert_eq!(truncate("short"), "short");
-        let long = "x".repeat(2000);
-        let cut = truncate(&long);
-        assert_eq!(cut.len(), 1024);
-        assert!(cut.ends_with("..."));
-    }
-
-    #[test]
     fn events_name_the_pod_and_the_scheduler() {
         let mut pod = crate::model::pod::build::pod("web", 0, 0);
         pod.resource_version = "42".into();
+        let source = Source {
+            component: DEFAULT_SCHEDULER.into(),
+            host: None,
+            instance: "default-scheduler-host".into(),
+        };
         let event = new_event(
             &pod,
+            &source,
             "Normal",
             "Scheduled",
             "Binding",
             "Successfully assigned default/web to n1",
-            "default-scheduler-host",
+            Timestamp::UNIX_EPOCH,
         );
-        assert!(
-            event
-                .metadata
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("web."))
-        );
+        assert_eq!(event.metadata.name.as_deref(), Some("web.0"));
         assert_eq!(event.involved_object.uid.as_deref(), Some("uid-web"));
+        assert_eq!(event.action.as_deref(), Some("Binding"));
         assert_eq!(
             event.source.and_then(|s| s.component).as_deref(),
             Some("default-scheduler")
         );
+        assert_eq!(
+            event.reporting_instance.as_deref(),
+            Some("default-scheduler-host")
+        );
+        let long = new_event(
+            &pod,
+            &source,
+            "Warning",
+            "FailedScheduling",
+            "Scheduling",
+            &"x".repeat(2000),
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(long.message.map(|m| m.len()), Some(1024));
     }
 }

@@ -11,6 +11,7 @@ mod create_commands;
 mod cron_jobs;
 mod disruption;
 mod durability;
+mod events;
 mod indexed_jobs;
 mod join;
 mod kube_rs;
