@@ -18,5 +18,6 @@ pub mod registry;
 pub mod status;
 pub mod strategic_merge;
 pub mod table;
+pub mod tls;
 pub mod validation;
 pub mod volumes;

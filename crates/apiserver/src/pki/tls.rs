@@ -1,14 +1,15 @@
 //! The rustls server configuration of the API server: the serving certificate, ALPN h2 and
 //! http/1.1, and optional client certificates verified against the cluster CA.
 //!
-//! The ring provider is passed explicitly, so nothing depends on a process-wide default provider.
+//! The ring provider (`kubers_core::tls::provider`) is passed explicitly, so nothing depends on a
+//! process-wide default provider.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use kubers_core::tls::provider;
 use rustls::RootCertStore;
 use rustls::ServerConfig;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -17,11 +18,6 @@ use super::{CA_CERT, Error, Pki, Result, SERVING_CERT, SERVING_KEY};
 
 /// ALPN protocols offered, most preferred first.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
-
-/// The crypto provider every kubers TLS config uses.
-pub(super) fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
 
 /// Builds the API server's TLS configuration; see the module docs.
 pub(super) fn server_config(pki: &Pki) -> Result<ServerConfig> {
@@ -86,6 +82,7 @@ fn tls_err(pki: &Pki, source: rustls::Error) -> Error {
 mod tests {
     use super::*;
     use crate::pki::{PkiConfig, identity_from_der};
+    use kubers_core::tls::{self, ClientIdentity, ServerCheck, roots_from_pem};
     use rustls::ClientConfig;
     use rustls::pki_types::ServerName;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -101,23 +98,10 @@ mod tests {
     }
 
     fn client_config(pki: &Pki, client_cert: Option<(String, String)>) -> ClientConfig {
-        let mut roots = RootCertStore::empty();
-        for cert in parse_certs(pki.ca_cert_pem(), Path::new("ca")).unwrap() {
-            roots.add(cert).unwrap();
-        }
-        let builder = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots);
-        let mut config = match client_cert {
-            Some((cert, key)) => builder
-                .with_client_auth_cert(
-                    parse_certs(&cert, Path::new("cert")).unwrap(),
-                    parse_key(&key, Path::new("key")).unwrap(),
-                )
-                .unwrap(),
-            None => builder.with_no_client_auth(),
-        };
+        let roots = roots_from_pem(pki.ca_cert_pem().as_bytes()).unwrap();
+        let identity = client_cert
+            .map(|(cert, key)| ClientIdentity::from_pem(cert.as_bytes(), key.as_bytes()).unwrap());
+        let mut config = tls::client_config(ServerCheck::Roots(roots), identity).unwrap();
         config.alpn_protocols = vec![b"h2".to_vec()];
         config
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::error::{Context, Error, Result, is_not_found};
@@ -195,7 +195,7 @@ impl DeploymentController {
             let status = deployment.status.get_or_insert_with(Default::default);
             if status.observed_generation < deployment.metadata.generation {
                 status.observed_generation = deployment.metadata.generation;
-                self.update_status(&deployment).await?;
+                self.write_status(&mut deployment).await?;
             }
             return Ok(());
         }
@@ -314,30 +314,5 @@ impl DeploymentController {
             }
         }
         Ok(owned)
-    }
-
-    /// Writes the Deployment's status.
-    async fn update_status(&self, deployment: &Deployment) -> Result<()> {
-        let api: Api<Deployment> = Api::namespaced(
-            self.client.clone(),
-            &deployment.namespace().unwrap_or_default(),
-        );
-        match api
-            .replace_status(&deployment.name_any(), &PostParams::default(), deployment)
-            .await
-        {
-            Ok(updated) => {
-                let _ = updated;
-                Ok(())
-            }
-            Err(error) if is_not_found(&error) => Ok(()),
-            Err(source) => Err(Error::Api {
-                action: format!(
-                    "updating the status of deployment {}",
-                    deployment.name_any()
-                ),
-                source,
-            }),
-        }
     }
 }

@@ -12,11 +12,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1;
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use kubers_core::tls::{PemError, ServerCheck, client_config, roots_from_pem};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -45,39 +42,22 @@ pub struct ServerClient {
 impl ServerClient {
     /// A client that accepts any server certificate, for the CA download only.
     pub fn insecure(server: &str) -> Result<Self, String> {
-        let (host, port) = parse_server(server)?;
-        let verifier = Arc::new(AnyServer(provider()));
-        let config = rustls::ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|error| error.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
-        Ok(ServerClient {
-            host,
-            port,
-            tls: Arc::new(config),
-        })
+        let address = parse_server(server)?;
+        Self::new(address, ServerCheck::Skip)
     }
 
     /// A client that verifies the server against the CA bundle `ca_pem`.
     pub fn verifying(server: &str, ca_pem: &[u8]) -> Result<Self, String> {
-        let (host, port) = parse_server(server)?;
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(ca_pem) {
-            let cert = cert.map_err(|error| format!("the cluster CA: {error}"))?;
-            roots
-                .add(cert)
-                .map_err(|error| format!("the cluster CA: {error}"))?;
-        }
-        if roots.is_empty() {
-            return Err("the cluster CA holds no certificate".to_string());
-        }
-        let config = rustls::ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|error| error.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let address = parse_server(server)?;
+        let roots = roots_from_pem(ca_pem).map_err(|error| match error {
+            PemError::NoCertificate => "the cluster CA holds no certificate".to_string(),
+            error => format!("the cluster CA: {error}"),
+        })?;
+        Self::new(address, ServerCheck::Roots(roots))
+    }
+
+    fn new((host, port): (String, u16), check: ServerCheck) -> Result<Self, String> {
+        let config = client_config(check, None).map_err(|error| error.to_string())?;
         Ok(ServerClient {
             host,
             port,
@@ -170,59 +150,6 @@ pub fn parse_server(server: &str) -> Result<(String, u16), String> {
         .ok_or_else(|| format!("invalid server url {server:?}: no host"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok((host.to_string(), uri.port_u16().unwrap_or(443)))
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// Accepts any server certificate, still checking the handshake signatures with it.
-#[derive(Debug)]
-struct AnyServer(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use kubers_core::tls::provider;
 use rcgen::KeyPair;
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
@@ -258,19 +259,9 @@ impl Check {
 
 /// The trust roots of a CA bundle.
 fn roots(ca_pem: &[u8]) -> Result<Arc<RootCertStore>, String> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem) {
-        let cert = cert.map_err(|error| error.to_string())?;
-        roots.add(cert).map_err(|error| error.to_string())?;
-    }
-    if roots.is_empty() {
-        return Err("no certificate".to_string());
-    }
-    Ok(Arc::new(roots))
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    kubers_core::tls::roots_from_pem(ca_pem)
+        .map(Arc::new)
+        .map_err(|error| error.to_string())
 }
 
 /// A certificate from DER.

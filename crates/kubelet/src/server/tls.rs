@@ -32,7 +32,7 @@ const BACKDATE: Duration = Duration::from_secs(60 * 60);
 
 /// The endpoint's rustls configuration.
 pub fn server_config(config: &AgentConfig) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = kubers_core::tls::provider();
     let mut roots = RootCertStore::empty();
     for cert in client_ca(config)? {
         roots.add(cert).map_err(Error::Tls)?;

@@ -12,11 +12,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use kubers_core::registry;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use kubers_core::tls::{ClientIdentity, ServerCheck, client_config};
+use rustls::pki_types::ServerName;
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -127,12 +124,9 @@ impl KubeletClient {
         let (cert, key) = pki
             .issue_client_cert(CLIENT_USER, &["system:masters"])
             .map_err(|error| format!("kubelet client certificate: {error}"))?;
-        let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| format!("kubelet client certificate: {error}"))?;
-        let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
-            .map_err(|error| format!("kubelet client key: {error}"))?;
-        Self::build(Some((chain, key)))
+        let identity = ClientIdentity::from_pem(cert.as_bytes(), key.as_bytes())
+            .map_err(|error| format!("kubelet client {error}"))?;
+        Self::build(Some(identity))
     }
 
     /// A client without a certificate (kubelets answer it 401); for tests.
@@ -140,21 +134,9 @@ impl KubeletClient {
         Self::build(None)
     }
 
-    fn build(
-        identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
-    ) -> Result<Self, String> {
-        let verifier = Arc::new(AnyServer::new());
-        let builder = rustls::ClientConfig::builder_with_provider(verifier.provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|error| error.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier);
-        let mut config = match identity {
-            Some((chain, key)) => builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|error| error.to_string())?,
-            None => builder.with_no_client_auth(),
-        };
+    fn build(identity: Option<ClientIdentity>) -> Result<Self, String> {
+        let mut config =
+            client_config(ServerCheck::Skip, identity).map_err(|error| error.to_string())?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(KubeletClient {
             tls: Arc::new(config),
@@ -235,67 +217,6 @@ pub fn proxy_error(message: String) -> ApiError {
             "code": 500,
         }),
     })
-}
-
-/// Accepts any server certificate, still checking the handshake signatures with it.
-#[derive(Debug)]
-struct AnyServer {
-    provider: Arc<CryptoProvider>,
-}
-
-impl AnyServer {
-    fn new() -> Self {
-        AnyServer {
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
-        }
-    }
-}
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 #[cfg(test)]
