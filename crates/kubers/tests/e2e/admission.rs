@@ -155,7 +155,7 @@ fn scale_and_collection_deletes_pass_admission() {
         let deleted = ok(
             &server,
             kubectl,
-            &["delete", "configmap", "--all", "-n", "team", "-l", "!keep"],
+            &["delete", "configmap", "-n", "team", "-l", "!keep"],
         );
         assert!(
             deleted.contains(r#"configmap "a" deleted"#)
@@ -181,6 +181,13 @@ fn scale_and_collection_deletes_pass_admission() {
             !left.contains("configmap/a") && !left.contains("configmap/c"),
             "{left}"
         );
+        ok(
+            &server,
+            kubectl,
+            &["create", "configmap", "d", "-n", "team"],
+        );
+        let all = ok(&server, kubectl, &["delete", "cm", "--all", "-n", "team"]);
+        assert!(all.contains(r#"configmap "d" deleted"#), "{all}");
 
         ok(
             &server,
@@ -220,7 +227,7 @@ fn scale_and_collection_deletes_pass_admission() {
             &["scale", "deployment", "web", "--replicas=1", "-n", "nope"],
         );
         assert!(
-            missing.contains(r#"deployments.apps "web" not found"#),
+            missing.contains(r#"namespaces "nope" not found"#),
             "{missing}"
         );
         ok(
