@@ -51,6 +51,65 @@ EXTRA_ROOTS = [
     ("authentication.k8s.io", "v1", "TokenRequest"),
 ]
 
+# Go pointer fields whose zero value means something other than "unset" (a default applies to an
+# unset one, or unset and false differ): encoders write zero values of every field, and JSON omits
+# those of plain fields, so only these keep an explicit zero. By k8s-pb message name.
+POINTERS = {
+    "ObjectMeta": {"deletion_grace_period_seconds"},
+    "OwnerReference": {"controller", "block_owner_deletion"},
+    "PodSpec": {
+        "termination_grace_period_seconds", "active_deadline_seconds",
+        "automount_service_account_token", "share_process_namespace", "priority",
+        "enable_service_links", "set_hostname_as_fqdn", "host_users",
+    },
+    "PodSecurityContext": {"run_as_user", "run_as_group", "run_as_non_root", "fs_group"},
+    "SecurityContext": {
+        "privileged", "run_as_user", "run_as_group", "run_as_non_root",
+        "read_only_root_filesystem", "allow_privilege_escalation",
+    },
+    "Probe": {"termination_grace_period_seconds"},
+    "Toleration": {"toleration_seconds"},
+    "TopologySpreadConstraint": {"min_domains"},
+    "ServiceAccount": {"automount_service_account_token"},
+    "ServiceSpec": {"allocate_load_balancer_node_ports"},
+    "ConfigMapVolumeSource": {"default_mode", "optional"},
+    "SecretVolumeSource": {"default_mode", "optional"},
+    "ProjectedVolumeSource": {"default_mode"},
+    "DownwardAPIVolumeSource": {"default_mode"},
+    "DownwardAPIVolumeFile": {"mode"},
+    "KeyToPath": {"mode"},
+    "ConfigMapProjection": {"optional"},
+    "SecretProjection": {"optional"},
+    "ConfigMapKeySelector": {"optional"},
+    "SecretKeySelector": {"optional"},
+    "ConfigMapEnvSource": {"optional"},
+    "SecretEnvSource": {"optional"},
+    "PersistentVolumeClaimSpec": {"storage_class_name"},
+    "ReplicationControllerSpec": {"replicas"},
+    "DeploymentSpec": {"replicas", "revision_history_limit", "progress_deadline_seconds"},
+    "ReplicaSetSpec": {"replicas"},
+    "StatefulSetSpec": {"replicas", "revision_history_limit"},
+    "RollingUpdateStatefulSetStrategy": {"partition"},
+    "DaemonSetSpec": {"revision_history_limit"},
+    "JobSpec": {
+        "parallelism", "completions", "active_deadline_seconds", "backoff_limit",
+        "ttl_seconds_after_finished", "manual_selector", "suspend", "backoff_limit_per_index",
+        "max_failed_indexes",
+    },
+    "CronJobSpec": {
+        "starting_deadline_seconds", "suspend", "successful_jobs_history_limit",
+        "failed_jobs_history_limit",
+    },
+    "HorizontalPodAutoscalerSpec": {"min_replicas", "target_cpu_utilization_percentage"},
+    "HpaScalingRules": {"stabilization_window_seconds"},
+    "NetworkPolicyPort": {"end_port"},
+    "StorageClass": {"allow_volume_expansion"},
+    "LeaseSpec": {"lease_duration_seconds", "lease_transitions"},
+    "EndpointConditions": {"ready", "serving", "terminating"},
+    "EndpointPort": {"port"},
+    "TokenRequestSpec": {"expiration_seconds"},
+}
+
 META = "apimachinery::pkg::apis::meta::v1"
 SPECIAL = {
     META + "::Time": "Time",
@@ -235,6 +294,7 @@ def main():
     # Emit the tables.
     by_file = OrderedDict()
     inlined = []
+    pointers_used = set()
     newer = set()
 
     def path_of(module, name):
@@ -259,7 +319,7 @@ def main():
             "//! not edit.",
             "",
             "#[allow(unused_imports)]",
-            "use super::super::{FieldSpec, Kind, Schema, field, list};",
+            "use super::super::{FieldSpec, Kind, Schema, field, list, pointer};",
             "",
         ]
         for name in names:
@@ -310,6 +370,9 @@ def main():
                             "double": "Kind::Double",
                         }[f.kind]
                     ctor = "list" if f.repeated else "field"
+                    if f.rust in POINTERS.get(name, ()):
+                        ctor = "pointer"
+                        pointers_used.add((name, f.rust))
                 if json is None:
                     if json_names and not kind.startswith("Kind::Inline"):
                         # Newer than the served version (k8s-pb may be a release ahead): left out,
@@ -323,6 +386,10 @@ def main():
             lines.append("")
         with open(os.path.join(OUT, file_of(module) + ".rs"), "w") as out:
             out.write("\n".join(lines))
+
+    unused = {(t, f) for t, fields in POINTERS.items() for f in fields} - pointers_used
+    if unused:
+        sys.exit(f"POINTERS names fields no served message has: {sorted(unused)}")
 
     files = sorted(file_of(m) for m in by_file)
     lines = [

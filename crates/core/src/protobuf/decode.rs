@@ -97,7 +97,7 @@ fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> R
         }
         // Encoders write zero values of optional fields explicitly; JSON omits them.
         Kind::String | Kind::Int | Kind::Bool | Kind::Time | Kind::MicroTime | Kind::Quantity
-            if is_empty(&field) => {}
+            if is_empty(&field) && !spec.keeps_zero => {}
         _ => {
             object.insert(spec.name.to_owned(), scalar(spec.kind, field)?);
         }
@@ -240,6 +240,11 @@ mod tests {
         out
     }
 
+    /// Encodes a varint field.
+    fn varint_field(number: u32, value: u64) -> Vec<u8> {
+        [varint(u64::from(number << 3)), varint(value)].concat()
+    }
+
     fn varint(mut value: u64) -> Vec<u8> {
         let mut out = Vec::new();
         loop {
@@ -322,6 +327,24 @@ mod tests {
             json!([{"host": "example.com", "http": {"paths": [
                 {"path": "/", "pathType": "Exact", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}
             ]}}])
+        );
+    }
+
+    #[test]
+    fn zero_values_are_kept_only_where_go_has_a_pointer() {
+        // `replicas` is an `*int32` (zero scales to nothing); a container port's `hostPort` is a
+        // plain `int32` that JSON omits when zero. Encoders write both.
+        let port = [varint_field(2, 0), varint_field(3, 80)].concat();
+        let container = [bytes(1, b"c"), bytes(6, &port)].concat();
+        let pod_spec = bytes(2, &container);
+        let template = bytes(2, &pod_spec);
+        let spec = [varint_field(1, 0), bytes(3, &template)].concat();
+        let deployment = [bytes(1, &bytes(1, b"web")), bytes(2, &spec)].concat();
+        let object = decode_body(&body("apps/v1", "Deployment", &deployment)).expect("decodes");
+        assert_eq!(object["spec"]["replicas"], json!(0));
+        assert_eq!(
+            object["spec"]["template"]["spec"]["containers"][0]["ports"],
+            json!([{"containerPort": 80}])
         );
     }
 

@@ -23,6 +23,7 @@ mod openapi;
 mod pods;
 mod pods_security;
 mod pods_volumes;
+mod protobuf_bodies;
 mod pull_secrets;
 mod quota;
 mod revisions;

@@ -53,6 +53,9 @@ pub struct FieldSpec {
     pub kind: Kind,
     /// Whether the field is a list.
     pub repeated: bool,
+    /// Whether an explicit zero value is kept (a Go pointer whose zero differs from unset, such as
+    /// `replicas: 0`); encoders write zero values of every field, which JSON omits otherwise.
+    pub keeps_zero: bool,
 }
 
 /// A message type.
@@ -70,6 +73,7 @@ const fn field(number: u32, name: &'static str, kind: Kind) -> FieldSpec {
         name,
         kind,
         repeated: false,
+        keeps_zero: false,
     }
 }
 
@@ -79,6 +83,17 @@ const fn list(number: u32, name: &'static str, kind: Kind) -> FieldSpec {
         name,
         kind,
         repeated: true,
+        keeps_zero: false,
+    }
+}
+
+const fn pointer(number: u32, name: &'static str, kind: Kind) -> FieldSpec {
+    FieldSpec {
+        number,
+        name,
+        kind,
+        repeated: false,
+        keeps_zero: true,
     }
 }
 

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `ControllerRevision`.
 pub static CONTROLLER_REVISION: Schema = Schema {
@@ -45,7 +45,7 @@ pub static DAEMON_SET_SPEC: Schema = Schema {
             Kind::Message(&DAEMON_SET_UPDATE_STRATEGY),
         ),
         field(4, "minReadySeconds", Kind::Int),
-        field(6, "revisionHistoryLimit", Kind::Int),
+        pointer(6, "revisionHistoryLimit", Kind::Int),
     ],
 };
 
@@ -114,7 +114,7 @@ pub static DEPLOYMENT: Schema = Schema {
 pub static DEPLOYMENT_SPEC: Schema = Schema {
     name: "DeploymentSpec",
     fields: &[
-        field(1, "replicas", Kind::Int),
+        pointer(1, "replicas", Kind::Int),
         field(
             2,
             "selector",
@@ -127,9 +127,9 @@ pub static DEPLOYMENT_SPEC: Schema = Schema {
         ),
         field(4, "strategy", Kind::Message(&DEPLOYMENT_STRATEGY)),
         field(5, "minReadySeconds", Kind::Int),
-        field(6, "revisionHistoryLimit", Kind::Int),
+        pointer(6, "revisionHistoryLimit", Kind::Int),
         field(7, "paused", Kind::Bool),
-        field(9, "progressDeadlineSeconds", Kind::Int),
+        pointer(9, "progressDeadlineSeconds", Kind::Int),
     ],
 };
 
@@ -198,7 +198,7 @@ pub static REPLICA_SET: Schema = Schema {
 pub static REPLICA_SET_SPEC: Schema = Schema {
     name: "ReplicaSetSpec",
     fields: &[
-        field(1, "replicas", Kind::Int),
+        pointer(1, "replicas", Kind::Int),
         field(4, "minReadySeconds", Kind::Int),
         field(
             2,
@@ -253,7 +253,7 @@ pub static STATEFUL_SET: Schema = Schema {
 pub static STATEFUL_SET_SPEC: Schema = Schema {
     name: "StatefulSetSpec",
     fields: &[
-        field(1, "replicas", Kind::Int),
+        pointer(1, "replicas", Kind::Int),
         field(
             2,
             "selector",
@@ -276,7 +276,7 @@ pub static STATEFUL_SET_SPEC: Schema = Schema {
             "updateStrategy",
             Kind::Message(&STATEFUL_SET_UPDATE_STRATEGY),
         ),
-        field(8, "revisionHistoryLimit", Kind::Int),
+        pointer(8, "revisionHistoryLimit", Kind::Int),
         field(9, "minReadySeconds", Kind::Int),
         field(
             10,
@@ -304,7 +304,7 @@ pub static STATEFUL_SET_UPDATE_STRATEGY: Schema = Schema {
 pub static ROLLING_UPDATE_STATEFUL_SET_STRATEGY: Schema = Schema {
     name: "RollingUpdateStatefulSetStrategy",
     fields: &[
-        field(1, "partition", Kind::Int),
+        pointer(1, "partition", Kind::Int),
         field(2, "maxUnavailable", Kind::IntOrString),
     ],
 };

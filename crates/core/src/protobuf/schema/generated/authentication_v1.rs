@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `SelfSubjectReview`.
 pub static SELF_SUBJECT_REVIEW: Schema = Schema {
@@ -76,7 +76,7 @@ pub static TOKEN_REQUEST_SPEC: Schema = Schema {
     name: "TokenRequestSpec",
     fields: &[
         list(1, "audiences", Kind::String),
-        field(4, "expirationSeconds", Kind::Int),
+        pointer(4, "expirationSeconds", Kind::Int),
         field(3, "boundObjectRef", Kind::Message(&BOUND_OBJECT_REFERENCE)),
     ],
 };

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `HorizontalPodAutoscaler`.
 pub static HORIZONTAL_POD_AUTOSCALER: Schema = Schema {
@@ -28,9 +28,9 @@ pub static HORIZONTAL_POD_AUTOSCALER_SPEC: Schema = Schema {
             "scaleTargetRef",
             Kind::Message(&CROSS_VERSION_OBJECT_REFERENCE),
         ),
-        field(2, "minReplicas", Kind::Int),
+        pointer(2, "minReplicas", Kind::Int),
         field(3, "maxReplicas", Kind::Int),
-        field(4, "targetCPUUtilizationPercentage", Kind::Int),
+        pointer(4, "targetCPUUtilizationPercentage", Kind::Int),
     ],
 };
 

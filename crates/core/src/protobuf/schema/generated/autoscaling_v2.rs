@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `HorizontalPodAutoscaler`.
 pub static HORIZONTAL_POD_AUTOSCALER: Schema = Schema {
@@ -28,7 +28,7 @@ pub static HORIZONTAL_POD_AUTOSCALER_SPEC: Schema = Schema {
             "scaleTargetRef",
             Kind::Message(&CROSS_VERSION_OBJECT_REFERENCE),
         ),
-        field(2, "minReplicas", Kind::Int),
+        pointer(2, "minReplicas", Kind::Int),
         field(3, "maxReplicas", Kind::Int),
         list(4, "metrics", Kind::Message(&METRIC_SPEC)),
         field(
@@ -154,7 +154,7 @@ pub static HORIZONTAL_POD_AUTOSCALER_BEHAVIOR: Schema = Schema {
 pub static HPA_SCALING_RULES: Schema = Schema {
     name: "HpaScalingRules",
     fields: &[
-        field(3, "stabilizationWindowSeconds", Kind::Int),
+        pointer(3, "stabilizationWindowSeconds", Kind::Int),
         field(1, "selectPolicy", Kind::String),
         list(2, "policies", Kind::Message(&HPA_SCALING_POLICY)),
         field(4, "tolerance", Kind::Quantity),

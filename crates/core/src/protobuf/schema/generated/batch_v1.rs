@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `CronJob`.
 pub static CRON_JOB: Schema = Schema {
@@ -21,12 +21,12 @@ pub static CRON_JOB_SPEC: Schema = Schema {
     fields: &[
         field(1, "schedule", Kind::String),
         field(8, "timeZone", Kind::String),
-        field(2, "startingDeadlineSeconds", Kind::Int),
+        pointer(2, "startingDeadlineSeconds", Kind::Int),
         field(3, "concurrencyPolicy", Kind::String),
-        field(4, "suspend", Kind::Bool),
+        pointer(4, "suspend", Kind::Bool),
         field(5, "jobTemplate", Kind::Message(&JOB_TEMPLATE_SPEC)),
-        field(6, "successfulJobsHistoryLimit", Kind::Int),
-        field(7, "failedJobsHistoryLimit", Kind::Int),
+        pointer(6, "successfulJobsHistoryLimit", Kind::Int),
+        pointer(7, "failedJobsHistoryLimit", Kind::Int),
     ],
 };
 
@@ -43,28 +43,28 @@ pub static JOB_TEMPLATE_SPEC: Schema = Schema {
 pub static JOB_SPEC: Schema = Schema {
     name: "JobSpec",
     fields: &[
-        field(1, "parallelism", Kind::Int),
-        field(2, "completions", Kind::Int),
-        field(3, "activeDeadlineSeconds", Kind::Int),
+        pointer(1, "parallelism", Kind::Int),
+        pointer(2, "completions", Kind::Int),
+        pointer(3, "activeDeadlineSeconds", Kind::Int),
         field(11, "podFailurePolicy", Kind::Message(&POD_FAILURE_POLICY)),
         field(16, "successPolicy", Kind::Message(&SUCCESS_POLICY)),
-        field(7, "backoffLimit", Kind::Int),
-        field(12, "backoffLimitPerIndex", Kind::Int),
-        field(13, "maxFailedIndexes", Kind::Int),
+        pointer(7, "backoffLimit", Kind::Int),
+        pointer(12, "backoffLimitPerIndex", Kind::Int),
+        pointer(13, "maxFailedIndexes", Kind::Int),
         field(
             4,
             "selector",
             Kind::Message(&super::meta_v1::LABEL_SELECTOR),
         ),
-        field(5, "manualSelector", Kind::Bool),
+        pointer(5, "manualSelector", Kind::Bool),
         field(
             6,
             "template",
             Kind::Message(&super::core_v1::POD_TEMPLATE_SPEC),
         ),
-        field(8, "ttlSecondsAfterFinished", Kind::Int),
+        pointer(8, "ttlSecondsAfterFinished", Kind::Int),
         field(9, "completionMode", Kind::String),
-        field(10, "suspend", Kind::Bool),
+        pointer(10, "suspend", Kind::Bool),
         field(14, "podReplacementPolicy", Kind::String),
         field(15, "managedBy", Kind::String),
     ],

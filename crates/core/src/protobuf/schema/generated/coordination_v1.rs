@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `Lease`.
 pub static LEASE: Schema = Schema {
@@ -19,10 +19,10 @@ pub static LEASE_SPEC: Schema = Schema {
     name: "LeaseSpec",
     fields: &[
         field(1, "holderIdentity", Kind::String),
-        field(2, "leaseDurationSeconds", Kind::Int),
+        pointer(2, "leaseDurationSeconds", Kind::Int),
         field(3, "acquireTime", Kind::MicroTime),
         field(4, "renewTime", Kind::MicroTime),
-        field(5, "leaseTransitions", Kind::Int),
+        pointer(5, "leaseTransitions", Kind::Int),
         field(6, "strategy", Kind::String),
         field(7, "preferredHolder", Kind::String),
     ],

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `Binding`.
 pub static BINDING: Schema = Schema {
@@ -74,7 +74,7 @@ pub static ENDPOINT_PORT: Schema = Schema {
     name: "EndpointPort",
     fields: &[
         field(1, "name", Kind::String),
-        field(2, "port", Kind::Int),
+        pointer(2, "port", Kind::Int),
         field(3, "protocol", Kind::String),
         field(4, "appProtocol", Kind::String),
     ],
@@ -395,7 +395,7 @@ pub static PERSISTENT_VOLUME_CLAIM_SPEC: Schema = Schema {
         ),
         field(2, "resources", Kind::Message(&VOLUME_RESOURCE_REQUIREMENTS)),
         field(3, "volumeName", Kind::String),
-        field(5, "storageClassName", Kind::String),
+        pointer(5, "storageClassName", Kind::String),
         field(6, "volumeMode", Kind::String),
         field(
             7,
@@ -936,18 +936,18 @@ pub static POD_SPEC: Schema = Schema {
             Kind::Message(&EPHEMERAL_CONTAINER),
         ),
         field(3, "restartPolicy", Kind::String),
-        field(4, "terminationGracePeriodSeconds", Kind::Int),
-        field(5, "activeDeadlineSeconds", Kind::Int),
+        pointer(4, "terminationGracePeriodSeconds", Kind::Int),
+        pointer(5, "activeDeadlineSeconds", Kind::Int),
         field(6, "dnsPolicy", Kind::String),
         field(7, "nodeSelector", Kind::StringMap),
         field(8, "serviceAccountName", Kind::String),
         field(9, "serviceAccount", Kind::String),
-        field(21, "automountServiceAccountToken", Kind::Bool),
+        pointer(21, "automountServiceAccountToken", Kind::Bool),
         field(10, "nodeName", Kind::String),
         field(11, "hostNetwork", Kind::Bool),
         field(12, "hostPID", Kind::Bool),
         field(13, "hostIPC", Kind::Bool),
-        field(27, "shareProcessNamespace", Kind::Bool),
+        pointer(27, "shareProcessNamespace", Kind::Bool),
         field(14, "securityContext", Kind::Message(&POD_SECURITY_CONTEXT)),
         list(
             15,
@@ -961,11 +961,11 @@ pub static POD_SPEC: Schema = Schema {
         list(22, "tolerations", Kind::Message(&TOLERATION)),
         list(23, "hostAliases", Kind::Message(&HOST_ALIAS)),
         field(24, "priorityClassName", Kind::String),
-        field(25, "priority", Kind::Int),
+        pointer(25, "priority", Kind::Int),
         field(26, "dnsConfig", Kind::Message(&POD_DNS_CONFIG)),
         list(28, "readinessGates", Kind::Message(&POD_READINESS_GATE)),
         field(29, "runtimeClassName", Kind::String),
-        field(30, "enableServiceLinks", Kind::Bool),
+        pointer(30, "enableServiceLinks", Kind::Bool),
         field(31, "preemptionPolicy", Kind::String),
         field(32, "overhead", Kind::QuantityMap),
         list(
@@ -973,9 +973,9 @@ pub static POD_SPEC: Schema = Schema {
             "topologySpreadConstraints",
             Kind::Message(&TOPOLOGY_SPREAD_CONSTRAINT),
         ),
-        field(35, "setHostnameAsFQDN", Kind::Bool),
+        pointer(35, "setHostnameAsFQDN", Kind::Bool),
         field(36, "os", Kind::Message(&POD_OS)),
-        field(37, "hostUsers", Kind::Bool),
+        pointer(37, "hostUsers", Kind::Bool),
         list(38, "schedulingGates", Kind::Message(&POD_SCHEDULING_GATE)),
         list(39, "resourceClaims", Kind::Message(&POD_RESOURCE_CLAIM)),
         field(40, "resources", Kind::Message(&RESOURCE_REQUIREMENTS)),
@@ -1078,8 +1078,8 @@ pub static SECRET_VOLUME_SOURCE: Schema = Schema {
     fields: &[
         field(1, "secretName", Kind::String),
         list(2, "items", Kind::Message(&KEY_TO_PATH)),
-        field(3, "defaultMode", Kind::Int),
-        field(4, "optional", Kind::Bool),
+        pointer(3, "defaultMode", Kind::Int),
+        pointer(4, "optional", Kind::Bool),
     ],
 };
 
@@ -1089,7 +1089,7 @@ pub static KEY_TO_PATH: Schema = Schema {
     fields: &[
         field(1, "key", Kind::String),
         field(2, "path", Kind::String),
-        field(3, "mode", Kind::Int),
+        pointer(3, "mode", Kind::Int),
     ],
 };
 
@@ -1192,7 +1192,7 @@ pub static DOWNWARD_API_VOLUME_SOURCE: Schema = Schema {
     name: "DownwardAPIVolumeSource",
     fields: &[
         list(1, "items", Kind::Message(&DOWNWARD_API_VOLUME_FILE)),
-        field(2, "defaultMode", Kind::Int),
+        pointer(2, "defaultMode", Kind::Int),
     ],
 };
 
@@ -1207,7 +1207,7 @@ pub static DOWNWARD_API_VOLUME_FILE: Schema = Schema {
             "resourceFieldRef",
             Kind::Message(&RESOURCE_FIELD_SELECTOR),
         ),
-        field(4, "mode", Kind::Int),
+        pointer(4, "mode", Kind::Int),
     ],
 };
 
@@ -1250,8 +1250,8 @@ pub static CONFIG_MAP_VOLUME_SOURCE: Schema = Schema {
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
         list(2, "items", Kind::Message(&KEY_TO_PATH)),
-        field(3, "defaultMode", Kind::Int),
-        field(4, "optional", Kind::Bool),
+        pointer(3, "defaultMode", Kind::Int),
+        pointer(4, "optional", Kind::Bool),
     ],
 };
 
@@ -1260,7 +1260,7 @@ pub static PROJECTED_VOLUME_SOURCE: Schema = Schema {
     name: "ProjectedVolumeSource",
     fields: &[
         list(1, "sources", Kind::Message(&VOLUME_PROJECTION)),
-        field(2, "defaultMode", Kind::Int),
+        pointer(2, "defaultMode", Kind::Int),
     ],
 };
 
@@ -1299,7 +1299,7 @@ pub static SECRET_PROJECTION: Schema = Schema {
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
         list(2, "items", Kind::Message(&KEY_TO_PATH)),
-        field(4, "optional", Kind::Bool),
+        pointer(4, "optional", Kind::Bool),
     ],
 };
 
@@ -1319,7 +1319,7 @@ pub static CONFIG_MAP_PROJECTION: Schema = Schema {
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
         list(2, "items", Kind::Message(&KEY_TO_PATH)),
-        field(4, "optional", Kind::Bool),
+        pointer(4, "optional", Kind::Bool),
     ],
 };
 
@@ -1502,7 +1502,7 @@ pub static CONFIG_MAP_ENV_SOURCE: Schema = Schema {
             "localObjectReference",
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
-        field(2, "optional", Kind::Bool),
+        pointer(2, "optional", Kind::Bool),
     ],
 };
 
@@ -1515,7 +1515,7 @@ pub static SECRET_ENV_SOURCE: Schema = Schema {
             "localObjectReference",
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
-        field(2, "optional", Kind::Bool),
+        pointer(2, "optional", Kind::Bool),
     ],
 };
 
@@ -1559,7 +1559,7 @@ pub static CONFIG_MAP_KEY_SELECTOR: Schema = Schema {
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
         field(2, "key", Kind::String),
-        field(3, "optional", Kind::Bool),
+        pointer(3, "optional", Kind::Bool),
     ],
 };
 
@@ -1573,7 +1573,7 @@ pub static SECRET_KEY_SELECTOR: Schema = Schema {
             Kind::Inline(&LOCAL_OBJECT_REFERENCE),
         ),
         field(2, "key", Kind::String),
-        field(3, "optional", Kind::Bool),
+        pointer(3, "optional", Kind::Bool),
     ],
 };
 
@@ -1671,7 +1671,7 @@ pub static PROBE: Schema = Schema {
         field(4, "periodSeconds", Kind::Int),
         field(5, "successThreshold", Kind::Int),
         field(6, "failureThreshold", Kind::Int),
-        field(7, "terminationGracePeriodSeconds", Kind::Int),
+        pointer(7, "terminationGracePeriodSeconds", Kind::Int),
     ],
 };
 
@@ -1763,18 +1763,18 @@ pub static SECURITY_CONTEXT: Schema = Schema {
     name: "SecurityContext",
     fields: &[
         field(1, "capabilities", Kind::Message(&CAPABILITIES)),
-        field(2, "privileged", Kind::Bool),
+        pointer(2, "privileged", Kind::Bool),
         field(3, "seLinuxOptions", Kind::Message(&SE_LINUX_OPTIONS)),
         field(
             10,
             "windowsOptions",
             Kind::Message(&WINDOWS_SECURITY_CONTEXT_OPTIONS),
         ),
-        field(4, "runAsUser", Kind::Int),
-        field(8, "runAsGroup", Kind::Int),
-        field(5, "runAsNonRoot", Kind::Bool),
-        field(6, "readOnlyRootFilesystem", Kind::Bool),
-        field(7, "allowPrivilegeEscalation", Kind::Bool),
+        pointer(4, "runAsUser", Kind::Int),
+        pointer(8, "runAsGroup", Kind::Int),
+        pointer(5, "runAsNonRoot", Kind::Bool),
+        pointer(6, "readOnlyRootFilesystem", Kind::Bool),
+        pointer(7, "allowPrivilegeEscalation", Kind::Bool),
         field(9, "procMount", Kind::String),
         field(11, "seccompProfile", Kind::Message(&SECCOMP_PROFILE)),
         field(12, "appArmorProfile", Kind::Message(&APP_ARMOR_PROFILE)),
@@ -1886,12 +1886,12 @@ pub static POD_SECURITY_CONTEXT: Schema = Schema {
             "windowsOptions",
             Kind::Message(&WINDOWS_SECURITY_CONTEXT_OPTIONS),
         ),
-        field(2, "runAsUser", Kind::Int),
-        field(6, "runAsGroup", Kind::Int),
-        field(3, "runAsNonRoot", Kind::Bool),
+        pointer(2, "runAsUser", Kind::Int),
+        pointer(6, "runAsGroup", Kind::Int),
+        pointer(3, "runAsNonRoot", Kind::Bool),
         list(4, "supplementalGroups", Kind::Int),
         field(12, "supplementalGroupsPolicy", Kind::String),
-        field(5, "fsGroup", Kind::Int),
+        pointer(5, "fsGroup", Kind::Int),
         list(7, "sysctls", Kind::Message(&SYSCTL)),
         field(9, "fsGroupChangePolicy", Kind::String),
         field(10, "seccompProfile", Kind::Message(&SECCOMP_PROFILE)),
@@ -2017,7 +2017,7 @@ pub static TOLERATION: Schema = Schema {
         field(2, "operator", Kind::String),
         field(3, "value", Kind::String),
         field(4, "effect", Kind::String),
-        field(5, "tolerationSeconds", Kind::Int),
+        pointer(5, "tolerationSeconds", Kind::Int),
     ],
 };
 
@@ -2067,7 +2067,7 @@ pub static TOPOLOGY_SPREAD_CONSTRAINT: Schema = Schema {
             "labelSelector",
             Kind::Message(&super::meta_v1::LABEL_SELECTOR),
         ),
-        field(5, "minDomains", Kind::Int),
+        pointer(5, "minDomains", Kind::Int),
         field(6, "nodeAffinityPolicy", Kind::String),
         field(7, "nodeTaintsPolicy", Kind::String),
         list(8, "matchLabelKeys", Kind::String),
@@ -2337,7 +2337,7 @@ pub static REPLICATION_CONTROLLER: Schema = Schema {
 pub static REPLICATION_CONTROLLER_SPEC: Schema = Schema {
     name: "ReplicationControllerSpec",
     fields: &[
-        field(1, "replicas", Kind::Int),
+        pointer(1, "replicas", Kind::Int),
         field(4, "minReadySeconds", Kind::Int),
         field(2, "selector", Kind::StringMap),
         field(3, "template", Kind::Message(&POD_TEMPLATE_SPEC)),
@@ -2445,7 +2445,7 @@ pub static SERVICE_ACCOUNT: Schema = Schema {
             "imagePullSecrets",
             Kind::Message(&LOCAL_OBJECT_REFERENCE),
         ),
-        field(4, "automountServiceAccountToken", Kind::Bool),
+        pointer(4, "automountServiceAccountToken", Kind::Bool),
     ],
 };
 
@@ -2483,7 +2483,7 @@ pub static SERVICE_SPEC: Schema = Schema {
         ),
         list(19, "ipFamilies", Kind::String),
         field(17, "ipFamilyPolicy", Kind::String),
-        field(20, "allocateLoadBalancerNodePorts", Kind::Bool),
+        pointer(20, "allocateLoadBalancerNodePorts", Kind::Bool),
         field(21, "loadBalancerClass", Kind::String),
         field(22, "internalTrafficPolicy", Kind::String),
         field(23, "trafficDistribution", Kind::String),

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `EndpointSlice`.
 pub static ENDPOINT_SLICE: Schema = Schema {
@@ -39,9 +39,9 @@ pub static ENDPOINT: Schema = Schema {
 pub static ENDPOINT_CONDITIONS: Schema = Schema {
     name: "EndpointConditions",
     fields: &[
-        field(1, "ready", Kind::Bool),
-        field(2, "serving", Kind::Bool),
-        field(3, "terminating", Kind::Bool),
+        pointer(1, "ready", Kind::Bool),
+        pointer(2, "serving", Kind::Bool),
+        pointer(3, "terminating", Kind::Bool),
     ],
 };
 
@@ -72,7 +72,7 @@ pub static ENDPOINT_PORT: Schema = Schema {
     fields: &[
         field(1, "name", Kind::String),
         field(2, "protocol", Kind::String),
-        field(3, "port", Kind::Int),
+        pointer(3, "port", Kind::Int),
         field(4, "appProtocol", Kind::String),
     ],
 };

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `Event`.
 pub static EVENT: Schema = Schema {

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `ObjectMeta`.
 pub static OBJECT_META: Schema = Schema {
@@ -18,7 +18,7 @@ pub static OBJECT_META: Schema = Schema {
         field(7, "generation", Kind::Int),
         field(8, "creationTimestamp", Kind::Time),
         field(9, "deletionTimestamp", Kind::Time),
-        field(10, "deletionGracePeriodSeconds", Kind::Int),
+        pointer(10, "deletionGracePeriodSeconds", Kind::Int),
         field(11, "labels", Kind::StringMap),
         field(12, "annotations", Kind::StringMap),
         list(13, "ownerReferences", Kind::Message(&OWNER_REFERENCE)),
@@ -35,8 +35,8 @@ pub static OWNER_REFERENCE: Schema = Schema {
         field(1, "kind", Kind::String),
         field(3, "name", Kind::String),
         field(4, "uid", Kind::String),
-        field(6, "controller", Kind::Bool),
-        field(7, "blockOwnerDeletion", Kind::Bool),
+        pointer(6, "controller", Kind::Bool),
+        pointer(7, "blockOwnerDeletion", Kind::Bool),
     ],
 };
 

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `IngressClass`.
 pub static INGRESS_CLASS: Schema = Schema {
@@ -210,7 +210,7 @@ pub static NETWORK_POLICY_PORT: Schema = Schema {
     fields: &[
         field(1, "protocol", Kind::String),
         field(2, "port", Kind::IntOrString),
-        field(3, "endPort", Kind::Int),
+        pointer(3, "endPort", Kind::Int),
     ],
 };
 

@@ -3,7 +3,7 @@
 //! not edit.
 
 #[allow(unused_imports)]
-use super::super::{FieldSpec, Kind, Schema, field, list};
+use super::super::{FieldSpec, Kind, Schema, field, list, pointer};
 
 /// `StorageClass`.
 pub static STORAGE_CLASS: Schema = Schema {
@@ -14,7 +14,7 @@ pub static STORAGE_CLASS: Schema = Schema {
         field(3, "parameters", Kind::StringMap),
         field(4, "reclaimPolicy", Kind::String),
         list(5, "mountOptions", Kind::String),
-        field(6, "allowVolumeExpansion", Kind::Bool),
+        pointer(6, "allowVolumeExpansion", Kind::Bool),
         field(7, "volumeBindingMode", Kind::String),
         list(
             8,
