@@ -57,6 +57,7 @@ pub mod pvc_protection;
 pub mod queue;
 pub mod replica_set;
 pub mod resource_quota;
+pub mod retry;
 pub mod root_ca;
 pub mod selector;
 pub mod service_account;
@@ -116,7 +117,7 @@ pub fn client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
     ));
-    kube::Client::try_from(config)
+    retry::client(config)
 }
 
 /// Settings shared by the controllers.

@@ -16,7 +16,7 @@ pub const LEASE_NAME: &str = "kube-controller-manager";
 /// Runs forever: campaigns for the lease as `identity` (see [`leader_election::identity`]) and
 /// runs the controllers with clients from `kube` while holding it.
 pub async fn run_elected(kube: kube::Config, config: ControllerConfig, identity: String) {
-    let client = match kube::Client::try_from(kube.clone()) {
+    let client = match crate::retry::client(kube.clone()) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot create the controller manager's client");
@@ -49,7 +49,7 @@ impl Term {
         };
         let client = {
             let _entered = runtime.enter();
-            kube::Client::try_from(kube.clone())
+            crate::retry::client(kube.clone())
         };
         match client {
             Ok(client) => {

@@ -120,9 +120,64 @@ pub fn wants_table(accept: &str) -> bool {
     .is_some()
 }
 
+/// The media types resources are answered in, as upstream's `NotAcceptable` message lists them:
+/// JSON, and YAML (which the JSON answer is). kubers has no protobuf encoder for objects, so unlike
+/// upstream's built-in resources it does not offer `application/vnd.kubernetes.protobuf`, like
+/// upstream's resources without protobuf (custom resources).
+pub const RESOURCE_MEDIA_TYPES: [&str; 2] = ["application/json", "application/yaml"];
+
+/// Whether an `Accept` header allows an answer in one of [`RESOURCE_MEDIA_TYPES`] (whatever the
+/// `as=` conversion it asks for): an empty or unparsable header, or a range such as `*/*`,
+/// `application/*` or `application/json`. A header naming only protobuf (or any other type) is not,
+/// and upstream answers that with 406.
+pub fn accepts_resource_media(accept: &str) -> bool {
+    let ranges = parse_accept(accept);
+    ranges.is_empty()
+        || ranges.iter().any(|range| {
+            (range.kind == "*" || range.kind == "application")
+                && matches!(range.subtype.as_str(), "*" | "json" | "yaml")
+        })
+}
+
+/// Upstream's 406 message for an `Accept` header [`accepts_resource_media`] refuses.
+pub fn not_acceptable_message() -> String {
+    format!(
+        "only the following media types are accepted: {}",
+        RESOURCE_MEDIA_TYPES.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protobuf_only_is_not_acceptable() {
+        for accepted in [
+            "",
+            "*/*",
+            "application/json",
+            "application/vnd.kubernetes.protobuf, application/json",
+            "application/vnd.kubernetes.protobuf;q=1, */*;q=0.1",
+            A_TABLE,
+            "application/yaml",
+        ] {
+            assert!(accepts_resource_media(accepted), "{accepted}");
+        }
+        for refused in [
+            "application/vnd.kubernetes.protobuf",
+            "application/vnd.kubernetes.protobuf;stream=watch",
+            "application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io",
+            "text/html",
+            "application/json;q=0, application/vnd.kubernetes.protobuf",
+        ] {
+            assert!(!accepts_resource_media(refused), "{refused}");
+        }
+        assert_eq!(
+            not_acceptable_message(),
+            "only the following media types are accepted: application/json, application/yaml"
+        );
+    }
 
     const A_TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 

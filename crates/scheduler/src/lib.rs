@@ -58,7 +58,7 @@ pub fn start_on_own_threads(
         .build()?;
     let client = {
         let _entered = runtime.enter();
-        kube::Client::try_from(kube).map_err(std::io::Error::other)?
+        kubers_controllers::retry::client(kube).map_err(std::io::Error::other)?
     };
     std::thread::Builder::new()
         .name("scheduler".into())

@@ -1,7 +1,15 @@
 //! The admission chain, like upstream's: every create, update, patch and delete passes the mutating
 //! plugins in order (after defaulting, before validation), then, once the object is valid, the
 //! validating plugins; the first error answers the request. Plugins see the request's
-//! [`Attributes`] (operation, resource, namespace, name, user) and the new and old objects.
+//! [`Attributes`] (operation, resource, subresource, namespace, name, user) and the new and old
+//! objects.
+//!
+//! Every mutating path goes through the chain, as upstream's handlers do: PUT and PATCH of an object,
+//! its `status` and the namespace `finalize` subresource (UPDATE, the object itself); PUT and PATCH of
+//! `scale` (UPDATE, the `autoscaling/v1` Scale and the old Scale); the create-only subresources
+//! `pods/binding`, `pods/eviction` and `serviceaccounts/token` (CREATE, named by the parent, the
+//! Binding, Eviction or TokenRequest as object); DELETE (the stored object as old); and
+//! deletecollection, which admits each item as a DELETE of it.
 //!
 //! The standard chain, in upstream's order: `NamespaceLifecycle`, `ServiceAccount`, `Priority`,
 //! `DefaultTolerationSeconds`, `DefaultStorageClass`, `StorageObjectInUseProtection` (mutating);
@@ -165,6 +173,19 @@ impl Admission {
         Ok(())
     }
 
+    /// Runs the mutating, then the validating plugins: for writes whose object has no validation of
+    /// its own between the two (the create-only subresources, deletes).
+    pub async fn admit_and_validate(
+        &self,
+        store: &dyn Store,
+        attributes: &Attributes<'_>,
+        object: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        self.admit(store, attributes, object, old).await?;
+        self.validate(store, attributes, object, old).await
+    }
+
     /// Runs the validating plugins in order.
     pub async fn validate(
         &self,
@@ -252,3 +273,5 @@ async fn get_object(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiEr
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wiring_tests;

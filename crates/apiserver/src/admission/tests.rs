@@ -210,3 +210,60 @@ async fn service_accounts_and_priority() {
         )
     );
 }
+
+#[tokio::test]
+async fn subresources_pass_namespace_lifecycle_like_upstream() {
+    let fixture = fixture().await;
+    let chain = Admission::standard();
+    let pods = registry::find("", "v1", "pods").expect("pods");
+    let accounts = registry::find("", "v1", "serviceaccounts").expect("serviceaccounts");
+    let attributes = |info, operation, subresource, namespace, name| Attributes {
+        operation,
+        info,
+        subresource: Some(subresource),
+        namespace: Some(namespace),
+        name,
+        user: &fixture.user,
+        dry_run: false,
+    };
+    let message = |result: Result<(), ApiError>| result.map_err(|e| e.0.message().to_owned());
+    let store = fixture.store.as_ref();
+    let mut binding = json!({"kind": "Binding", "target": {"name": "n1"}});
+    let create = Operation::Create;
+    let bind = attributes(pods, create, "binding", "doomed", "web");
+    assert_eq!(
+        message(chain.admit(store, &bind, &mut binding, None).await),
+        Err(r#"pods "web" is forbidden: unable to create new content in namespace doomed because it is being terminated"#.to_owned())
+    );
+    let mut token = json!({"kind": "TokenRequest", "spec": {}});
+    let issue = attributes(accounts, create, "token", "doomed", "default");
+    assert_eq!(
+        message(chain.admit(store, &issue, &mut token, None).await),
+        Err(r#"serviceaccounts "default" is forbidden: unable to create new content in namespace doomed because it is being terminated"#.to_owned())
+    );
+    let evict = attributes(pods, create, "eviction", "nope", "web");
+    assert_eq!(
+        message(chain.admit(store, &evict, &mut json!({}), None).await),
+        Err(r#"namespaces "nope" not found"#.to_owned())
+    );
+    // Updates of subresources in a terminating namespace go through (the namespace controller and
+    // kubelets still write status), and the pod plugins leave a binding alone.
+    let status = attributes(pods, Operation::Update, "status", "doomed", "web");
+    let mut pod = pod("web", None);
+    let before = pod.clone();
+    chain
+        .admit_and_validate(store, &status, &mut pod, Some(&before))
+        .await
+        .expect("status update admitted");
+    assert_eq!(pod, before, "no pod plugin mutates a subresource write");
+    let bind = attributes(pods, create, "binding", "default", "web");
+    let mut binding = json!({"kind": "Binding", "target": {"name": "n1"}});
+    chain
+        .admit_and_validate(store, &bind, &mut binding, None)
+        .await
+        .expect("binding admitted");
+    assert_eq!(
+        binding,
+        json!({"kind": "Binding", "target": {"name": "n1"}})
+    );
+}

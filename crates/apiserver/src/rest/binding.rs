@@ -2,13 +2,15 @@
 //! refused when the pod is already assigned, being deleted, gated, or the target is not a Node; on
 //! success `spec.nodeName` is set, the binding's annotations are merged into the pod's and the
 //! `PodScheduled` condition becomes `True`. A write that lost a race is applied again to the new state,
-//! as upstream's guaranteed update does.
+//! as upstream's guaranteed update does. The binding is admitted as a CREATE of `pods/binding` named
+//! by the pod (so no pod is bound in a namespace being terminated).
 
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::{ResourceRequest, decode_body, json_response, object, store_error, update};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// How often a binding is tried again after losing a write race.
@@ -17,7 +19,11 @@ const WRITE_ATTEMPTS: usize = 5;
 /// `POST .../pods/<name>/binding`.
 pub async fn bind(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<Response, ApiError> {
     let name = request.target.name.as_deref().unwrap_or("");
-    let binding = decode_body(&request.headers, body)?;
+    let mut binding = decode_body(&request.headers, body)?;
+    let admission = request.admission(Operation::Create, name);
+    app.admission
+        .admit(app.store.as_ref(), &admission, &mut binding, None)
+        .await?;
     let target = binding.get("target").cloned().unwrap_or(Value::Null);
     let node = target.get("name").and_then(Value::as_str).unwrap_or("");
     let kind = target.get("kind").and_then(Value::as_str).unwrap_or("Node");
@@ -34,6 +40,9 @@ pub async fn bind(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<R
             )],
         ));
     }
+    app.admission
+        .validate(app.store.as_ref(), &admission, &binding, None)
+        .await?;
     let annotations = binding
         .pointer("/metadata/annotations")
         .and_then(Value::as_object)

@@ -51,18 +51,10 @@ async fn delete_once(
     let name = request.target.name.as_deref().unwrap_or("");
     let admission = request.admission(Operation::Delete, name);
     app.admission
-        .admit(
+        .admit_and_validate(
             app.store.as_ref(),
             &admission,
             &mut Value::Null,
-            Some(&current.object),
-        )
-        .await?;
-    app.admission
-        .validate(
-            app.store.as_ref(),
-            &admission,
-            &Value::Null,
             Some(&current.object),
         )
         .await?;
@@ -114,7 +106,8 @@ pub(super) async fn delete_current(
 }
 
 /// Deletes every object of the collection that the selectors pick, each as a DELETE of it with the
-/// same options would (graceful pods and finalizers are only marked), and returns them as a list.
+/// same options would (admitted as such, graceful pods and finalizers only marked), and returns them
+/// as a list.
 pub async fn delete_collection(
     app: &App,
     request: &ResourceRequest,
@@ -136,6 +129,17 @@ pub async fn delete_collection(
         ) else {
             continue;
         };
+        // Each item is admitted as a DELETE of it, as upstream's deletecollection does (before the
+        // dry-run check, which admission sees too).
+        let admission = request.admission(Operation::Delete, name);
+        app.admission
+            .admit_and_validate(
+                app.store.as_ref(),
+                &admission,
+                &mut Value::Null,
+                Some(&item),
+            )
+            .await?;
         if request.query.dry_run {
             deleted.push(item);
             continue;

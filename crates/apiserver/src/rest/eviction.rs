@@ -5,6 +5,8 @@
 //! compare-and-swap on the budget, retried on conflicts) before the pod is deleted. A budget that
 //! allows none answers 429 `Cannot evict pod as it would violate the pod's disruption budget.` with
 //! a `DisruptionBudget` cause; an unready pod may go without a disruption while the budget is met.
+//! The eviction is admitted first as a CREATE of `pods/eviction` named by the pod (in a namespace
+//! being terminated it is refused with the `NamespaceTerminating` cause `kubectl drain` looks for).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::{ResourceRequest, decode_body, delete, object, update};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// Upstream's `MaxDisruptedPodSize`: evictions the disruption controller has not confirmed yet.
@@ -51,7 +54,7 @@ pub async fn evict(
     request: &ResourceRequest,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    let eviction = decode_body(&request.headers, body)?;
+    let mut eviction = decode_body(&request.headers, body)?;
     let name = request.target.name.as_deref().unwrap_or("");
     if eviction.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
         return Err(ApiError::bad_request(
@@ -80,6 +83,10 @@ pub async fn evict(
         request
     };
     let dry_run = request.query.dry_run;
+    let admission = request.admission(Operation::Create, name);
+    app.admission
+        .admit_and_validate(app.store.as_ref(), &admission, &mut eviction, None)
+        .await?;
     let client_version = options
         .pointer("/preconditions/resourceVersion")
         .is_some_and(|version| !version.is_null());
@@ -149,7 +156,15 @@ async fn delete_pod(
     options: &Value,
 ) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(options).map_err(ApiError::internal)?;
-    delete::delete(app, request, &body).await?;
+    // The pod's own DELETE (its attributes, not the eviction's).
+    let pod_request = ResourceRequest {
+        target: super::path::Target {
+            subresource: None,
+            ..request.target.clone()
+        },
+        ..request.unpaged()
+    };
+    delete::delete(app, &pod_request, &body).await?;
     let success = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
     Ok(super::json_response(201, &success))
 }

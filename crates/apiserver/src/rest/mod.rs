@@ -141,6 +141,15 @@ async fn dispatch(
     if target.namespace.is_some() && !info.namespaced {
         return Err(ApiError::no_such_path());
     }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .unwrap_or("");
+    if !kubers_core::media::accepts_resource_media(accept) {
+        // No protobuf encoder for objects: a client that takes nothing else gets upstream's 406.
+        let message = kubers_core::media::not_acceptable_message();
+        return Err(ApiError::status(406, "NotAcceptable", message));
+    }
     let query = Query::parse(uri.query().unwrap_or(""))?;
     let request = ResourceRequest {
         info,

@@ -1,6 +1,7 @@
 //! The `scale` subresource (deployments, replicasets, statefulsets, replicationcontrollers): an
 //! `autoscaling/v1` Scale view of `spec.replicas`, read with GET and changed with PUT or PATCH
-//! (`kubectl scale` sends a merge patch).
+//! (`kubectl scale` sends a merge patch). A change is admitted as an UPDATE of the `scale`
+//! subresource with the Scale as object and the old Scale as old object, as upstream's `ScaleREST`.
 
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -8,6 +9,7 @@ use serde_json::{Value, json};
 use super::update;
 use super::{ResourceRequest, decode_body, json_response, object, store_error};
 use crate::App;
+use crate::admission::Operation;
 use crate::errors::ApiError;
 
 /// `GET .../<name>/scale`.
@@ -48,8 +50,9 @@ async fn change_once(
     patching: bool,
 ) -> Result<Response, ApiError> {
     let current = update::read_current(app, request).await?;
-    let scale = scale_of(&current.object);
-    let wanted = if patching {
+    let old_scale = scale_of(&current.object);
+    let scale = old_scale.clone();
+    let mut wanted = if patching {
         let media = super::media_type(&request.headers).to_owned();
         let body: Value = serde_json::from_slice(body)
             .map_err(|error| ApiError::bad_request(format!("invalid patch: {error}")))?;
@@ -70,12 +73,21 @@ async fn change_once(
         let name = request.target.name.as_deref().unwrap_or("");
         return Err(ApiError::conflict(request.info.group_resource(), name));
     }
+    let name = request.target.name.as_deref().unwrap_or("");
+    let admission = request.admission(Operation::Update, name);
+    app.admission
+        .admit(
+            app.store.as_ref(),
+            &admission,
+            &mut wanted,
+            Some(&old_scale),
+        )
+        .await?;
     let replicas = wanted
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     if replicas < 0 {
-        let name = request.target.name.as_deref().unwrap_or("");
         return Err(ApiError::invalid(
             kubers_core::registry::GroupKind {
                 group: "autoscaling",
@@ -89,6 +101,9 @@ async fn change_once(
             )],
         ));
     }
+    app.admission
+        .validate(app.store.as_ref(), &admission, &wanted, Some(&old_scale))
+        .await?;
     let mut object = current.object.clone();
     if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("replicas".into(), json!(replicas));

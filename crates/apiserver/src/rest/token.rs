@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::{ResourceRequest, decode_body, json_response};
 use crate::App;
+use crate::admission::Operation;
 use crate::auth::tokens::{
     Claims, EXTENDED_EXPIRATION_SECONDS, KubernetesClaim, ObjectRef, WARN_ONLY_EXPIRATION_SECONDS,
     claims,
@@ -43,6 +44,12 @@ pub async fn create(
         return Err(ApiError::bad_request("namespace is required"));
     };
     let mut token_request = decode_body(&request.headers, body)?;
+    // Admitted as a CREATE of `serviceaccounts/token` named by the account, as upstream's handler
+    // does before `TokenREST.Create`.
+    let admission = request.admission(Operation::Create, name);
+    app.admission
+        .admit(app.store.as_ref(), &admission, &mut token_request, None)
+        .await?;
     for (field, expected, detail) in [
         (
             "name",
@@ -71,6 +78,9 @@ pub async fn create(
             ));
         }
     }
+    app.admission
+        .validate(app.store.as_ref(), &admission, &token_request, None)
+        .await?;
     let account = get(app, "serviceaccounts", Some(namespace), name)
         .await?
         .ok_or_else(|| ApiError::not_found(request.info.group_resource(), name))?;

@@ -64,7 +64,7 @@ pub fn decode_object(message: &[u8], schema: &Schema) -> Result<Value, Error> {
 
 fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> Result<(), Error> {
     match spec.kind {
-        Kind::StringMap | Kind::BytesMap | Kind::QuantityMap => {
+        Kind::StringMap | Kind::BytesMap | Kind::QuantityMap | Kind::TimeMap | Kind::ListMap => {
             let Field::Bytes(_, entry) = field else {
                 return Err(Error::Malformed("a map entry is not length-delimited"));
             };
@@ -85,7 +85,6 @@ fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> R
                 list.push(value);
             }
         }
-        Kind::Discard => {}
         Kind::Inline(schema) => {
             let Field::Bytes(_, bytes) = field else {
                 return Err(Error::Malformed(
@@ -97,7 +96,8 @@ fn set(object: &mut Map<String, Value>, spec: &FieldSpec, field: Field<'_>) -> R
             }
         }
         // Encoders write zero values of optional fields explicitly; JSON omits them.
-        Kind::String | Kind::Int | Kind::Bool | Kind::Time if is_empty(&field) => {}
+        Kind::String | Kind::Int | Kind::Bool | Kind::Time | Kind::MicroTime | Kind::Quantity
+            if is_empty(&field) && !spec.keeps_zero => {}
         _ => {
             object.insert(spec.name.to_owned(), scalar(spec.kind, field)?);
         }
@@ -112,7 +112,10 @@ fn scalar(kind: Kind, field: Field<'_>) -> Result<Value, Error> {
         // int32 fields carry negative values sign-extended to 64 bits.
         (Kind::Int, Field::Varint(_, value)) => Value::from(value as i64),
         (Kind::Bool, Field::Varint(_, value)) => Value::Bool(value != 0),
-        (Kind::Time, Field::Bytes(_, bytes)) => time(bytes)?,
+        (Kind::Time, Field::Bytes(_, bytes)) => time(bytes, chrono::SecondsFormat::Secs)?,
+        (Kind::MicroTime, Field::Bytes(_, bytes)) => time(bytes, chrono::SecondsFormat::Micros)?,
+        (Kind::Quantity, Field::Bytes(_, bytes)) => quantity(bytes)?,
+        (Kind::RawJson, Field::Bytes(_, bytes)) => raw_json(bytes)?,
         (Kind::IntOrString, Field::Bytes(_, bytes)) => int_or_string(bytes)?,
         (Kind::Message(schema), Field::Bytes(_, bytes)) => decode_object(bytes, schema)?,
         _ => {
@@ -132,6 +135,10 @@ fn map_entry(entry: &[u8], kind: Kind) -> Result<(String, Value), Error> {
                 value = Value::String(STANDARD.encode(bytes))
             }
             (Field::Bytes(2, bytes), Kind::QuantityMap) => value = quantity(bytes)?,
+            (Field::Bytes(2, bytes), Kind::TimeMap) => {
+                value = time(bytes, chrono::SecondsFormat::Secs)?
+            }
+            (Field::Bytes(2, bytes), Kind::ListMap) => value = string_list(bytes)?,
             (Field::Bytes(2, bytes), _) => value = Value::String(text(bytes)?),
             _ => return Err(Error::Malformed("unexpected field in a map entry")),
         }
@@ -148,6 +155,29 @@ fn quantity(message: &[u8]) -> Result<Value, Error> {
         }
     }
     Ok(Value::String(text_value))
+}
+
+/// `runtime.RawExtension` and `meta/v1.FieldsV1`: `{1: raw}`, the raw bytes being JSON.
+fn raw_json(message: &[u8]) -> Result<Value, Error> {
+    let mut value = Value::Null;
+    for field in Fields::new(message) {
+        if let Field::Bytes(1, bytes) = field? {
+            value = serde_json::from_slice(bytes)
+                .map_err(|_| Error::Malformed("an embedded raw object is not JSON"))?;
+        }
+    }
+    Ok(value)
+}
+
+/// `ExtraValue`: `{1: repeated string}`, shown as a list.
+fn string_list(message: &[u8]) -> Result<Value, Error> {
+    let mut items = Vec::new();
+    for field in Fields::new(message) {
+        if let Field::Bytes(1, bytes) = field? {
+            items.push(Value::String(text(bytes)?));
+        }
+    }
+    Ok(Value::Array(items))
 }
 
 /// `intstr.IntOrString`: `{1: type (0 int, 1 string), 2: intVal, 3: strVal}`.
@@ -168,7 +198,8 @@ fn int_or_string(message: &[u8]) -> Result<Value, Error> {
     })
 }
 
-fn time(message: &[u8]) -> Result<Value, Error> {
+/// `meta/v1.Time` and `MicroTime`: `{1: seconds, 2: nanos}`, as RFC 3339 with `precision`.
+fn time(message: &[u8], precision: chrono::SecondsFormat) -> Result<Value, Error> {
     let (mut seconds, mut nanos) = (0i64, 0u32);
     for field in Fields::new(message) {
         match field? {
@@ -179,9 +210,7 @@ fn time(message: &[u8]) -> Result<Value, Error> {
     }
     let time = DateTime::from_timestamp(seconds, nanos)
         .ok_or(Error::Malformed("timestamp out of range"))?;
-    Ok(Value::String(
-        time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    ))
+    Ok(Value::String(time.to_rfc3339_opts(precision, true)))
 }
 
 fn text(bytes: &[u8]) -> Result<String, Error> {
@@ -209,6 +238,11 @@ mod tests {
         out.extend(varint(payload.len() as u64));
         out.extend_from_slice(payload);
         out
+    }
+
+    /// Encodes a varint field.
+    fn varint_field(number: u32, value: u64) -> Vec<u8> {
+        [varint(u64::from(number << 3)), varint(value)].concat()
     }
 
     fn varint(mut value: u64) -> Vec<u8> {
@@ -297,10 +331,28 @@ mod tests {
     }
 
     #[test]
+    fn zero_values_are_kept_only_where_go_has_a_pointer() {
+        // `replicas` is an `*int32` (zero scales to nothing); a container port's `hostPort` is a
+        // plain `int32` that JSON omits when zero. Encoders write both.
+        let port = [varint_field(2, 0), varint_field(3, 80)].concat();
+        let container = [bytes(1, b"c"), bytes(6, &port)].concat();
+        let pod_spec = bytes(2, &container);
+        let template = bytes(2, &pod_spec);
+        let spec = [varint_field(1, 0), bytes(3, &template)].concat();
+        let deployment = [bytes(1, &bytes(1, b"web")), bytes(2, &spec)].concat();
+        let object = decode_body(&body("apps/v1", "Deployment", &deployment)).expect("decodes");
+        assert_eq!(object["spec"]["replicas"], json!(0));
+        assert_eq!(
+            object["spec"]["template"]["spec"]["containers"][0]["ports"],
+            json!([{"containerPort": 80}])
+        );
+    }
+
+    #[test]
     fn refusals() {
         assert_eq!(decode_body(b"{}"), Err(Error::NoMagic));
         assert!(matches!(
-            decode_body(&body("apps/v1", "StatefulSet", b"")),
+            decode_body(&body("storage.k8s.io/v1", "CSIDriver", b"")),
             Err(Error::UnsupportedKind { .. })
         ));
         let unknown_field = bytes(9, b"something");

@@ -1,6 +1,7 @@
 //! End to end: a real `kubers server` driven by real clients: kubectl 1.33 and 1.35, the official
 //! Python client and kube-rs. Each file covers one area; this one holds the shared helpers.
 
+mod admission;
 mod apply;
 mod auth;
 mod clients;
@@ -28,6 +29,7 @@ mod openapi;
 mod pods;
 mod pods_security;
 mod pods_volumes;
+mod protobuf_bodies;
 mod pull_secrets;
 mod quota;
 mod replica_sets;
