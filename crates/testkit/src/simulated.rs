@@ -167,6 +167,9 @@ pub struct SimulatorConfig {
     pub lease_duration_seconds: i32,
     /// How many API writes run at once.
     pub concurrency: usize,
+    /// Whether pods bound to the nodes are marked running (and removed once deleted). Without it the
+    /// nodes are bare Node objects, as in upstream's scheduler_perf.
+    pub run_pods: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -175,6 +178,7 @@ impl Default for SimulatorConfig {
             lease_renew: Duration::from_secs(10),
             lease_duration_seconds: 40,
             concurrency: 16,
+            run_pods: true,
         }
     }
 }
@@ -452,6 +456,9 @@ async fn watch_pods(shared: Arc<Shared>) {
         };
         if let Some(observer) = &shared.observer {
             observer(&pod);
+        }
+        if !shared.config.run_pods {
+            continue;
         }
         let Some(node) = pod.spec.as_ref().and_then(|spec| spec.node_name.clone()) else {
             continue;

@@ -12,7 +12,8 @@
 //! and CPU can be read apart) and `backlog` (that child started only once every pod exists: how
 //! fast a backlog drains, from the scheduler's start to the last binding). Options:
 //! `--nodes 1000,5000`, `--pods 10000`, `--mode in-process|process|backlog|all`; `KUBERS_BIN` names
-//! another server binary.
+//! another server binary. `--nodes-only` sets the nodes up as upstream's scheduler_perf does: Node
+//! objects whose Leases are written once and not renewed, and pods that are never marked running.
 //!
 //! `--deployment REPLICAS` (with `--nodes`, default 100, and `--linger SECONDS`) measures the
 //! controllers instead: see [`deployment`].
@@ -66,6 +67,8 @@ struct Options {
     nodes_given: bool,
     pods: usize,
     modes: Vec<Mode>,
+    /// `--nodes-only`: bare Node objects, as upstream's scheduler_perf.
+    nodes_only: bool,
 }
 
 fn options() -> BenchResult<Options> {
@@ -99,6 +102,7 @@ fn options() -> BenchResult<Options> {
         nodes_given,
         pods,
         modes,
+        nodes_only: args.iter().any(|arg| arg == "--nodes-only"),
     })
 }
 
@@ -155,7 +159,8 @@ fn main() -> BenchResult {
     println!("|---|---|---|---|---|---|---|---|---|");
     for &nodes in &options.nodes {
         for &mode in &options.modes {
-            let row = runtime.block_on(run(&binary, nodes, options.pods, mode))?;
+            let row =
+                runtime.block_on(run(&binary, nodes, options.pods, mode, options.nodes_only))?;
             println!("{row}");
         }
     }
@@ -212,7 +217,13 @@ struct Progress {
     last_running: Option<Instant>,
 }
 
-async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResult<String> {
+async fn run(
+    binary: &Path,
+    nodes: usize,
+    pods: usize,
+    mode: Mode,
+    nodes_only: bool,
+) -> BenchResult<String> {
     let mut flags = vec!["--cluster-cidr", "10.0.0.0/8"];
     if mode != Mode::InProcess {
         flags.push("--disable-scheduler");
@@ -245,9 +256,18 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
 
     let progress = Arc::new(Mutex::new(Progress::default()));
     let observed = Arc::clone(&progress);
+    let config = if nodes_only {
+        SimulatorConfig {
+            lease_renew: Duration::from_secs(3600),
+            run_pods: false,
+            ..SimulatorConfig::default()
+        }
+    } else {
+        SimulatorConfig::default()
+    };
     let simulator = Simulator::start_observed(
         client.clone(),
-        SimulatorConfig::default(),
+        config,
         Some(Box::new(move |pod: &Pod| observe(&observed, pod))),
     );
     let started = Instant::now();
@@ -287,7 +307,11 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
         scheduler = Some(child);
     }
     let last_bind = wait_for(&progress, pods, |p| (p.bound.len(), p.last_bind)).await?;
-    let last_running = wait_for(&progress, pods, |p| (p.running.len(), p.last_running)).await?;
+    let last_running = if nodes_only {
+        None
+    } else {
+        Some(wait_for(&progress, pods, |p| (p.running.len(), p.last_running)).await?)
+    };
     let cpu_after = cpu_times(server.pid(), scheduler_pid);
     simulator.stop();
     let scheduler_peak = scheduler_pid.map(proc::peak_rss_mib).unwrap_or(0.0);
@@ -307,12 +331,15 @@ async fn run(binary: &Path, nodes: usize, pods: usize, mode: Mode) -> BenchResul
         Mode::Backlog => format!("- / {scheduler_peak:.0}"),
     };
     Ok(format!(
-        "| {nodes} | {} | {:.1} | {:.1} | {:.2} | {rate:.0} | {:.1} | {:.1} / {scheduler_cpu} / {:.1} | {:.0} / {scheduler_memory} |",
+        "| {nodes} | {} | {:.1} | {:.1} | {:.2} | {rate:.0} | {} | {:.1} / {scheduler_cpu} / {:.1} | {:.0} / {scheduler_memory} |",
         mode.name(),
         registered.as_secs_f64(),
         created.as_secs_f64(),
         to_bind.as_secs_f64(),
-        last_running.duration_since(first_create).as_secs_f64(),
+        last_running.map_or("-".to_owned(), |last| format!(
+            "{:.1}",
+            last.duration_since(first_create).as_secs_f64()
+        )),
         cpu(0),
         cpu(2),
         proc::peak_rss_mib(server.pid()),
