@@ -375,8 +375,10 @@ impl JobController {
                         })
                         .collect::<BTreeMap<_, _>>()
                 });
-                self.create_pods(&job, key, &indexes, counts.as_ref())
-                    .await?;
+                if !indexes.is_empty() {
+                    self.create_pods(&job, key, &indexes, counts.as_ref())
+                        .await?;
+                }
             } else if active.len() > want {
                 let mut surplus = active.clone();
                 // Not-ready and newest pods go first.
