@@ -12,6 +12,7 @@ mod cron_jobs;
 mod disruption;
 mod durability;
 mod indexed_jobs;
+mod job_policies;
 mod join;
 mod kube_rs;
 mod leader_election;
