@@ -58,14 +58,20 @@ pub fn matches(policy: Option<&PodFailurePolicy>, pod: &Pod) -> Matched {
     let Some(policy) = policy else {
         return Matched::DEFAULT;
     };
-    let status = pod.status.clone().unwrap_or_default();
+    let status = pod.status.as_ref();
     for (index, rule) in policy.rules.iter().enumerate() {
         let Some(action) = Action::parse(&rule.action) else {
             continue;
         };
         let message = if let Some(requirement) = &rule.on_exit_codes {
-            let containers = status.container_statuses.iter().flatten();
-            let init = status.init_container_statuses.iter().flatten();
+            let containers = status
+                .and_then(|status| status.container_statuses.as_ref())
+                .into_iter()
+                .flatten();
+            let init = status
+                .and_then(|status| status.init_container_statuses.as_ref())
+                .into_iter()
+                .flatten();
             let Some((container, code)) = matching_container(containers, requirement)
                 .or_else(|| matching_container(init, requirement))
             else {
@@ -79,8 +85,11 @@ pub fn matches(policy: Option<&PodFailurePolicy>, pod: &Pod) -> Matched {
                 rule.action,
             )
         } else if let Some(patterns) = &rule.on_pod_conditions {
-            let Some(condition) = matching_condition(status.conditions.iter().flatten(), patterns)
-            else {
+            let conditions = status
+                .and_then(|status| status.conditions.as_ref())
+                .into_iter()
+                .flatten();
+            let Some(condition) = matching_condition(conditions, patterns) else {
                 continue;
             };
             format!(
