@@ -295,6 +295,8 @@ impl JobController {
         let mut active_count = active.len();
         let mut ready = active.iter().filter(|pod| is_ready(pod)).count();
         let mut deleted = 0;
+        // Reported once the status saying so is written (a stale pass's write fails instead).
+        let mut finished_event = None;
         if let Some(target) = target {
             self.delete_pods(&job, key, &active).await?;
             (active_count, ready, deleted) = (0, 0, active.len());
@@ -312,11 +314,10 @@ impl JobController {
                 );
                 if target.success {
                     status.completion_time = Some(Time(now));
-                    self.recorder
-                        .event(&*job, NORMAL, "Completed", "Job completed");
+                    finished_event =
+                        Some((NORMAL, "Completed".to_owned(), "Job completed".to_owned()));
                 } else {
-                    self.recorder
-                        .event(&*job, WARNING, &target.reason, &target.message);
+                    finished_event = Some((WARNING, target.reason.clone(), target.message.clone()));
                 }
             }
         } else if self.expectations.satisfied(key) {
@@ -402,6 +403,10 @@ impl JobController {
         status.active = Some(count(active_count));
         status.ready = Some(count(ready.min(active_count)));
         status.terminating = Some(count(terminating + deleted));
-        self.write_if_changed(&job, status).await
+        self.write_if_changed(&job, status).await?;
+        if let Some((kind, reason, message)) = finished_event {
+            self.recorder.event(&*job, kind, &reason, &message);
+        }
+        Ok(())
     }
 }
