@@ -72,24 +72,45 @@ impl Intervals {
 
     /// These ranges with `indexes` (sorted ascending) added.
     pub fn with(&self, indexes: &[i32]) -> Intervals {
+        self.merge(&Intervals(
+            indexes.iter().map(|index| (*index, *index)).collect(),
+        ))
+    }
+
+    /// The union of these ranges and `other`'s.
+    pub fn merge(&self, other: &Intervals) -> Intervals {
         let mut result: Vec<(i32, i32)> = Vec::new();
         let mut push = |interval: (i32, i32)| match result.last_mut() {
-            Some(last) if interval.0 <= last.1 + 1 => last.1 = last.1.max(interval.1),
+            Some(last) if interval.0 <= last.1.saturating_add(1) => last.1 = last.1.max(interval.1),
             _ => result.push(interval),
         };
         let (mut i, mut j) = (0, 0);
-        while i < self.0.len() && j < indexes.len() {
-            if self.0[i].0 < indexes[j] {
+        while i < self.0.len() && j < other.0.len() {
+            if self.0[i].0 < other.0[j].0 {
                 push(self.0[i]);
                 i += 1;
             } else {
-                push((indexes[j], indexes[j]));
+                push(other.0[j]);
                 j += 1;
             }
         }
         self.0[i..].iter().for_each(|interval| push(*interval));
-        indexes[j..].iter().for_each(|index| push((*index, *index)));
+        other.0[j..].iter().for_each(|interval| push(*interval));
         Intervals(result)
+    }
+
+    /// How many indexes these ranges and `other`'s have in common.
+    pub fn overlap(&self, other: &Intervals) -> i32 {
+        let mut common = 0;
+        for (first, last) in &self.0 {
+            for (other_first, other_last) in &other.0 {
+                let width = last.min(other_last) - first.max(other_first) + 1;
+                if width > 0 {
+                    common += width;
+                }
+            }
+        }
+        common
     }
 
     /// How many indexes the ranges hold.
@@ -122,16 +143,17 @@ impl std::fmt::Display for Intervals {
     }
 }
 
-/// The lowest `count` indexes below `completions` neither succeeded nor held by an active pod.
+/// The lowest `count` indexes below `completions` neither `taken` (succeeded, failed, or held by a
+/// terminating pod when those are not replaced yet) nor held by an active pod.
 pub fn first_pending(
     active: &[Arc<Pod>],
-    succeeded: &Intervals,
+    taken: &Intervals,
     count: usize,
     completions: i32,
 ) -> Vec<i32> {
     let held: BTreeSet<i32> = active.iter().filter_map(|pod| index_of(pod)).collect();
     let held: Vec<i32> = held.into_iter().collect();
-    let taken = succeeded.with(&held);
+    let taken = taken.with(&held);
     (0..completions)
         .filter(|index| !taken.has(*index))
         .take(count)
@@ -246,6 +268,12 @@ mod tests {
         check("1,3-5", 10, &[2], "1-5");
         check("1,3-5", 10, &[0, 7], "0,1,3-5,7");
         check("0-2,x,7-20", 10, &[], "0-2,7-9");
+        let merged = Intervals::parse("0,4-6", 10).merge(&Intervals::parse("1,3,8", 10));
+        assert_eq!(merged.to_string(), "0,1,3-6,8");
+        assert_eq!(
+            Intervals::parse("0-5,8", 10).overlap(&Intervals::parse("2,4-9", 10)),
+            4
+        );
         assert_eq!(Intervals::parse("1,3-5", 10).total(), 4);
     }
 

@@ -4,20 +4,24 @@
 //! (`SuccessCriteriaMet`, `Complete`, `completionTime`), and counts finished pods through the
 //! `batch.kubernetes.io/job-tracking` finalizer and `uncountedTerminatedPods`, so that no pod is
 //! counted twice or lost. Indexed Jobs ([`indexed`]) run one pod per completion index and count
-//! indexes instead. Pod failure policies and `backoffLimitPerIndex` are not handled yet.
+//! indexes instead, may fail single indexes ([`per_index`]: `backoffLimitPerIndex`,
+//! `maxFailedIndexes`) and succeed early ([`success_policy`]). A [`failure_policy`] decides how pod
+//! failures count; `podReplacementPolicy: Failed` replaces a pod only once it failed. [`sync`] is
+//! one pass over a Job.
 
+pub mod failure_policy;
 pub mod indexed;
+pub mod per_index;
 pub mod rules;
+pub mod success_policy;
+mod sync;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::join_all;
-use k8s_openapi::api::batch::v1::{Job, JobStatus, UncountedTerminatedPods};
+use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -27,10 +31,8 @@ use crate::events::{NORMAL, Recorder, WARNING};
 use crate::expectations::Expectations;
 use crate::informer::{Change, Informer, Informers};
 use crate::pod_control::PodControl;
-use crate::pods::{controller_of, controller_reference, from_template, is_ready};
+use crate::pods::{controller_of, controller_reference, from_template};
 use crate::queue::{WorkQueue, key_of, run_workers};
-use indexed::{Intervals, index_of, is_indexed};
-use rules::{add_condition, condition, count, want_active};
 
 pub use rules::finished;
 
@@ -192,8 +194,15 @@ impl JobController {
         .await
     }
 
-    /// Creates one pod per entry: of that completion index for an Indexed Job, any for others.
-    async fn create_pods(&self, job: &Job, key: &str, indexes: &[Option<i32>]) -> Result<()> {
+    /// Creates one pod per entry: of that completion index for an Indexed Job, any for others;
+    /// with `failure_counts` (`backoffLimitPerIndex`), each index's pod carries its counts.
+    async fn create_pods(
+        &self,
+        job: &Job,
+        key: &str,
+        indexes: &[Option<i32>],
+        failure_counts: Option<&BTreeMap<i32, (i32, i32)>>,
+    ) -> Result<()> {
         let count = indexes.len();
         let Some(template) = job.spec.as_ref().map(|spec| spec.template.clone()) else {
             return Ok(());
@@ -223,6 +232,10 @@ impl JobController {
                 let mut pod = pod.clone();
                 if let Some(index) = index {
                     indexed::assign(&mut pod, &job.name_any(), *index);
+                    if let Some(counts) = failure_counts {
+                        let counts = counts.get(index).copied().unwrap_or_default();
+                        per_index::annotate(&mut pod, counts);
+                    }
                 }
                 pod
             })
@@ -288,266 +301,6 @@ impl JobController {
             return Ok(());
         }
         self.remove_tracking(&pod).await
-    }
-
-    async fn sync(&self, key: &str) -> Result<()> {
-        if let Some(pod) = key.strip_prefix(ORPHAN) {
-            return self.release_orphan(pod).await;
-        }
-        let Some((namespace, name)) = key.split_once('/') else {
-            return Ok(());
-        };
-        let Some(job) = self.jobs.get(namespace, name) else {
-            self.expectations.forget(key);
-            return Ok(());
-        };
-        let uid = job.uid().unwrap_or_default();
-        let owned: Vec<Arc<Pod>> = self
-            .pods
-            .list_namespace(namespace)
-            .into_iter()
-            .filter(|pod| controller_of(&pod.metadata).is_some_and(|owner| owner.uid == uid))
-            .collect();
-        let mut status = job.status.clone().unwrap_or_default();
-        let indexed = is_indexed(&job);
-        let completions = job
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.completions)
-            .unwrap_or(0);
-        let completed = Intervals::parse(
-            status.completed_indexes.as_deref().unwrap_or(""),
-            completions,
-        );
-        // An Indexed Job counts a succeeded pod by its index (once), not by its uid.
-        let counted_index =
-            |pod: &Pod| index_of(pod).is_none_or(|ix| ix >= completions || completed.has(ix));
-        let mut new_indexes = BTreeSet::new();
-        let uncounted = status.uncounted_terminated_pods.clone().unwrap_or_default();
-        let mut uncounted_succeeded: BTreeSet<String> = uncounted
-            .succeeded
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let mut uncounted_failed: BTreeSet<String> =
-            uncounted.failed.unwrap_or_default().into_iter().collect();
-
-        // 1. Finished pods still holding the finalizer join the uncounted ones (written first, so
-        //    a crash between the steps never loses or doubles a count).
-        let mut newly = false;
-        for pod in owned.iter().filter(|pod| has_tracking(pod)) {
-            let pod_uid = pod.uid().unwrap_or_default();
-            if uncounted_succeeded.contains(&pod_uid) || uncounted_failed.contains(&pod_uid) {
-                continue;
-            }
-            match phase(pod) {
-                Some("Succeeded") if indexed => {
-                    if !counted_index(pod)
-                        && let Some(ix) = index_of(pod)
-                    {
-                        new_indexes.insert(ix);
-                        newly = true;
-                    }
-                }
-                Some("Succeeded") => {
-                    uncounted_succeeded.insert(pod_uid);
-                    newly = true;
-                }
-                Some("Failed") => {
-                    uncounted_failed.insert(pod_uid);
-                    newly = true;
-                }
-                _ if pod.metadata.deletion_timestamp.is_some() => {
-                    uncounted_failed.insert(pod_uid);
-                    newly = true;
-                }
-                _ => {}
-            }
-        }
-        let uncounted_status = |succeeded: &BTreeSet<String>, failed: &BTreeSet<String>| {
-            Some(UncountedTerminatedPods {
-                succeeded: Some(succeeded.iter().cloned().collect()),
-                failed: Some(failed.iter().cloned().collect()),
-            })
-        };
-        let completed = completed.with(&new_indexes.into_iter().collect::<Vec<_>>());
-        if indexed {
-            let text = completed.to_string();
-            status.completed_indexes = (!text.is_empty()).then_some(text);
-        }
-        if newly {
-            if indexed {
-                status.succeeded = Some(completed.total());
-            }
-            status.uncounted_terminated_pods =
-                uncounted_status(&uncounted_succeeded, &uncounted_failed);
-            return self.write_status(&job, status).await;
-        }
-        // 2. Counted pods let go of the finalizer.
-        for pod in owned.iter().filter(|pod| has_tracking(pod)) {
-            let pod_uid = pod.uid().unwrap_or_default();
-            let counted = uncounted_succeeded.contains(&pod_uid)
-                || uncounted_failed.contains(&pod_uid)
-                || (indexed && phase(pod) == Some("Succeeded") && counted_index(pod));
-            if counted {
-                self.remove_tracking(pod).await?;
-            }
-        }
-        // 3. Uncounted pods without the finalizer (or gone) move into the counters.
-        let still_tracked = |pod_uid: &String| {
-            owned
-                .iter()
-                .any(|pod| pod.uid().as_ref() == Some(pod_uid) && has_tracking(pod))
-        };
-        let mut succeeded = status.succeeded.unwrap_or(0);
-        let mut failed = status.failed.unwrap_or(0);
-        uncounted_succeeded.retain(|pod_uid| {
-            let keep = still_tracked(pod_uid);
-            if !keep {
-                succeeded += 1;
-            }
-            keep
-        });
-        uncounted_failed.retain(|pod_uid| {
-            let keep = still_tracked(pod_uid);
-            if !keep {
-                failed += 1;
-            }
-            keep
-        });
-        status.uncounted_terminated_pods =
-            uncounted_status(&uncounted_succeeded, &uncounted_failed);
-        if indexed {
-            succeeded = completed.total();
-        }
-        status.succeeded = Some(succeeded);
-        status.failed = Some(failed);
-        let pending_count = uncounted_succeeded.len() + uncounted_failed.len();
-        // Decisions count the finished pods not moved into the counters yet as well.
-        let succeeded = succeeded + count(uncounted_succeeded.len());
-        let failed = failed + count(uncounted_failed.len());
-        let active: Vec<Arc<Pod>> = owned
-            .iter()
-            .filter(|pod| {
-                !matches!(phase(pod), Some("Succeeded" | "Failed"))
-                    && pod.metadata.deletion_timestamp.is_none()
-            })
-            .cloned()
-            .collect();
-        let terminating = owned
-            .iter()
-            .filter(|pod| {
-                pod.metadata.deletion_timestamp.is_some()
-                    && !matches!(phase(pod), Some("Succeeded" | "Failed"))
-            })
-            .count();
-        if finished(&job) {
-            status.active = Some(0);
-            status.ready = Some(0);
-            status.terminating = Some(count(terminating));
-            return self.write_if_changed(&job, status).await;
-        }
-        let spec = job.spec.clone().unwrap_or_default();
-        let now = Timestamp::now();
-        if status.start_time.is_none() && !spec.suspend.unwrap_or(false) {
-            status.start_time = Some(Time(now));
-        }
-        let over_deadline = spec
-            .active_deadline_seconds
-            .zip(status.start_time.as_ref())
-            .map(|(deadline, start)| start.0.as_second() + deadline - now.as_second());
-        let failure = if failed > spec.backoff_limit.unwrap_or(6) {
-            Some((
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-            ))
-        } else if over_deadline.is_some_and(|left| left <= 0) {
-            Some((
-                "DeadlineExceeded",
-                "Job was active longer than specified deadline",
-            ))
-        } else {
-            None
-        };
-        let complete = match spec.completions {
-            Some(completions) => succeeded >= completions,
-            None => succeeded > 0 && active.is_empty(),
-        };
-        let mut active_count = active.len();
-        if let Some((reason, message)) = failure {
-            self.delete_pods(&job, key, &active).await?;
-            active_count = 0;
-            add_condition(&mut status, condition("FailureTarget", reason, message));
-            // `Failed` once every finished pod is in the counters (upstream's order).
-            if pending_count == 0 {
-                add_condition(&mut status, condition("Failed", reason, message));
-                self.recorder.event(&*job, WARNING, reason, message);
-            }
-        } else if complete {
-            self.delete_pods(&job, key, &active).await?;
-            active_count = 0;
-            let message = "Reached expected number of succeeded pods";
-            add_condition(
-                &mut status,
-                condition("SuccessCriteriaMet", "CompletionsReached", message),
-            );
-            // `Complete` once every finished pod is in the counters (upstream's order).
-            if pending_count == 0 {
-                add_condition(
-                    &mut status,
-                    condition("Complete", "CompletionsReached", message),
-                );
-                status.completion_time = Some(Time(now));
-                self.recorder
-                    .event(&*job, NORMAL, "Completed", "Job completed");
-            }
-        } else if self.expectations.satisfied(key) {
-            // Indexed Jobs first drop pods repeating an index or outside the range.
-            let (extra, active) = if indexed {
-                indexed::duplicates(&active, completions)
-            } else {
-                (Vec::new(), active.clone())
-            };
-            let want =
-                usize::try_from(want_active(&job, count(active.len()), succeeded)).unwrap_or(0);
-            active_count = active.len().min(want);
-            if !extra.is_empty() {
-                // Deletions first; creations wait for the next pass (upstream's order).
-                self.delete_pods(&job, key, &extra).await?;
-            } else if active.len() < want {
-                let indexes: Vec<Option<i32>> = if indexed {
-                    indexed::first_pending(&active, &completed, want - active.len(), completions)
-                        .into_iter()
-                        .map(Some)
-                        .collect()
-                } else {
-                    vec![None; want - active.len()]
-                };
-                active_count = active.len() + indexes.len();
-                self.create_pods(&job, key, &indexes).await?;
-            } else if active.len() > want {
-                let mut surplus = active.clone();
-                // Not-ready and newest pods go first.
-                surplus.sort_by_key(|pod| {
-                    (
-                        is_ready(pod),
-                        std::cmp::Reverse(pod.metadata.creation_timestamp.as_ref().map(|t| t.0)),
-                    )
-                });
-                surplus.truncate(active.len() - want);
-                self.delete_pods(&job, key, &surplus).await?;
-            }
-            if let Some(left) = over_deadline.filter(|left| *left > 0) {
-                self.queue.add_after(
-                    key.to_owned(),
-                    Duration::from_secs(u64::try_from(left).unwrap_or(0) + 1),
-                );
-            }
-        }
-        status.active = Some(count(active_count));
-        status.ready = Some(count(active.iter().filter(|pod| is_ready(pod)).count()));
-        status.terminating = Some(count(terminating));
-        self.write_if_changed(&job, status).await
     }
 
     async fn write_if_changed(&self, job: &Job, status: JobStatus) -> Result<()> {

@@ -1,6 +1,8 @@
-//! What a Job wants, as pure rules: how many pods should run, and the conditions it gets.
+//! What a Job wants, as pure rules: how many pods should run, which pods count as failed, why the
+//! Job ends, and the conditions it gets.
 
-use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus};
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
@@ -27,6 +29,120 @@ pub fn want_active(job: &Job, active: i32, succeeded: i32) -> i32 {
         None if succeeded > 0 => active,
         None => parallelism,
         Some(completions) => (completions - succeeded).clamp(0, parallelism),
+    }
+}
+
+/// Whether a failed pod is replaced only once it is `Failed`, not while it terminates
+/// (`podReplacementPolicy: Failed`, implied by a `podFailurePolicy`).
+pub fn only_replace_failed(spec: &JobSpec) -> bool {
+    spec.pod_replacement_policy.as_deref() == Some("Failed") || spec.pod_failure_policy.is_some()
+}
+
+/// Whether a pod counts as failed (upstream's `isPodFailed`): `Failed`, or, unless only failed
+/// pods are replaced, deleted before it succeeded.
+pub fn pod_failed(pod: &Pod, only_replace_failed: bool) -> bool {
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.phase.as_deref());
+    if phase == Some("Failed") {
+        return true;
+    }
+    !only_replace_failed && pod.metadata.deletion_timestamp.is_some() && phase != Some("Succeeded")
+}
+
+/// Whether the restarts of the running and pending pods of a `restartPolicy: OnFailure` Job reached
+/// its `backoffLimit` (upstream's `pastBackoffLimitOnFailure`).
+pub fn past_backoff_limit_on_failure<'a>(
+    spec: &JobSpec,
+    pods: impl Iterator<Item = &'a std::sync::Arc<Pod>>,
+) -> bool {
+    let restart_policy = spec
+        .template
+        .spec
+        .as_ref()
+        .and_then(|pod| pod.restart_policy.as_deref());
+    if restart_policy != Some("OnFailure") {
+        return false;
+    }
+    let restarts: i64 = pods
+        .filter_map(|pod| pod.status.as_ref())
+        .filter(|status| matches!(status.phase.as_deref(), Some("Running" | "Pending")))
+        .flat_map(|status| {
+            status
+                .init_container_statuses
+                .iter()
+                .flatten()
+                .chain(status.container_statuses.iter().flatten())
+        })
+        .map(|container| i64::from(container.restart_count))
+        .sum();
+    match spec.backoff_limit.unwrap_or(6) {
+        0 => restarts > 0,
+        limit => restarts >= i64::from(limit),
+    }
+}
+
+/// Why a Job ends: the interim condition (`SuccessCriteriaMet` or `FailureTarget`) is written
+/// first; the final one (`Complete` or `Failed`, same reason and message) once every pod is
+/// accounted for and none terminates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Whether the Job succeeds.
+    pub success: bool,
+    /// The conditions' reason.
+    pub reason: String,
+    /// The conditions' message.
+    pub message: String,
+}
+
+impl Target {
+    /// The Job fails.
+    pub fn failure(reason: &str, message: &str) -> Target {
+        Target {
+            success: false,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    /// The Job succeeds.
+    pub fn success(reason: &str, message: &str) -> Target {
+        Target {
+            success: true,
+            ..Target::failure(reason, message)
+        }
+    }
+
+    /// The interim and final condition types.
+    pub fn condition_types(&self) -> (&'static str, &'static str) {
+        if self.success {
+            ("SuccessCriteriaMet", "Complete")
+        } else {
+            ("FailureTarget", "Failed")
+        }
+    }
+
+    /// The target an earlier sync recorded (a true `SuccessCriteriaMet` or `FailureTarget`).
+    pub fn recorded(status: &JobStatus) -> Option<Target> {
+        let conditions = status.conditions.as_deref().unwrap_or_default();
+        let find = |type_: &str| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == type_ && c.status == "True")
+        };
+        let text = |c: &JobCondition| {
+            (
+                c.reason.clone().unwrap_or_default(),
+                c.message.clone().unwrap_or_default(),
+            )
+        };
+        if let Some((reason, message)) = find("SuccessCriteriaMet").map(text) {
+            return Some(Target::success(&reason, &message));
+        }
+        find("FailureTarget")
+            .map(text)
+            .map(|(reason, message)| Target::failure(&reason, &message))
     }
 }
 
@@ -70,6 +186,53 @@ mod tests {
             }),
             ..Job::default()
         }
+    }
+
+    #[test]
+    fn deleted_pods_fail_unless_only_failed_ones_are_replaced() {
+        use k8s_openapi::api::core::v1::PodStatus;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+        let pod = |phase: &str, deleted: bool| Pod {
+            metadata: ObjectMeta {
+                deletion_timestamp: deleted.then(|| Time(Timestamp::now())),
+                ..ObjectMeta::default()
+            },
+            status: Some(PodStatus {
+                phase: Some(phase.to_owned()),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        assert!(pod_failed(&pod("Failed", false), true));
+        assert!(pod_failed(&pod("Running", true), false));
+        assert!(!pod_failed(&pod("Running", true), true));
+        assert!(!pod_failed(&pod("Succeeded", true), false));
+        let mut spec = JobSpec::default();
+        assert!(!only_replace_failed(&spec));
+        spec.pod_replacement_policy = Some("Failed".to_owned());
+        assert!(only_replace_failed(&spec));
+    }
+
+    #[test]
+    fn a_recorded_target_keeps_its_reason() {
+        let mut status = JobStatus::default();
+        assert_eq!(Target::recorded(&status), None);
+        add_condition(
+            &mut status,
+            condition("FailureTarget", "PodFailurePolicy", "m"),
+        );
+        assert_eq!(
+            Target::recorded(&status),
+            Some(Target::failure("PodFailurePolicy", "m"))
+        );
+        add_condition(
+            &mut status,
+            condition("SuccessCriteriaMet", "SuccessPolicy", "s"),
+        );
+        assert_eq!(
+            Target::recorded(&status).map(|t| t.condition_types()),
+            Some(("SuccessCriteriaMet", "Complete"))
+        );
     }
 
     #[test]

@@ -115,3 +115,36 @@ fn secret_string_data_moves_into_data() {
         json!({"type": "Opaque", "data": {"a": "MQ==", "b": "dHdv", "c": "Mw=="}})
     );
 }
+
+#[test]
+fn job_defaults_follow_its_policies() {
+    let info = registry::find("batch", "v1", "jobs").expect("jobs");
+    let defaulted = |spec: serde_json::Value| {
+        let mut job = json!({"spec": spec});
+        apply(info, &mut job);
+        job["spec"].clone()
+    };
+    let plain = defaulted(json!({}));
+    assert_eq!(
+        (
+            &plain["completions"],
+            &plain["parallelism"],
+            &plain["backoffLimit"]
+        ),
+        (&json!(1), &json!(1), &json!(6))
+    );
+    assert_eq!(plain["podReplacementPolicy"], "TerminatingOrFailed");
+    let queue = defaulted(json!({"parallelism": 3}));
+    assert!(queue.get("completions").is_none(), "{queue}");
+    let per_index = defaulted(
+        json!({"completionMode": "Indexed", "completions": 3, "backoffLimitPerIndex": 1}),
+    );
+    assert_eq!(per_index["backoffLimit"], i32::MAX);
+    let policy = defaulted(json!({"podFailurePolicy": {"rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}}));
+    assert_eq!(policy["podReplacementPolicy"], "Failed");
+    assert_eq!(
+        policy["podFailurePolicy"]["rules"][0]["onPodConditions"][0]["status"],
+        "True"
+    );
+}

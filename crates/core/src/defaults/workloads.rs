@@ -87,15 +87,44 @@ pub fn daemon_set(object: &mut Value) {
     template(object);
 }
 
-/// `batch/v1` Job.
+/// `batch/v1` Job: a Job with neither `completions` nor `parallelism` runs one pod to completion
+/// (with `parallelism` alone it is a work queue); `backoffLimit` is unlimited with
+/// `backoffLimitPerIndex`; a `podFailurePolicy` replaces pods only once `Failed`; pod condition
+/// patterns match `True` by default.
 pub fn job(object: &mut Value) {
     if let Some(spec) = spec(object) {
+        let unset = |spec: &Value, field: &str| spec.get(field).is_none_or(Value::is_null);
+        if unset(spec, "completions") && unset(spec, "parallelism") {
+            or_insert(spec, "completions", json!(1));
+        }
         or_insert(spec, "parallelism", json!(1));
-        or_insert(spec, "completions", json!(1));
-        or_insert(spec, "backoffLimit", json!(6));
+        let backoff_limit = if unset(spec, "backoffLimitPerIndex") {
+            6
+        } else {
+            i32::MAX
+        };
+        or_insert(spec, "backoffLimit", json!(backoff_limit));
         or_insert(spec, "completionMode", json!("NonIndexed"));
         or_insert(spec, "suspend", json!(false));
-        or_insert(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+        let replacement = if unset(spec, "podFailurePolicy") {
+            "TerminatingOrFailed"
+        } else {
+            "Failed"
+        };
+        or_insert(spec, "podReplacementPolicy", json!(replacement));
+        if let Some(rules) = spec
+            .pointer_mut("/podFailurePolicy/rules")
+            .and_then(Value::as_array_mut)
+        {
+            let patterns = rules
+                .iter_mut()
+                .filter_map(|rule| rule.get_mut("onPodConditions"))
+                .filter_map(Value::as_array_mut)
+                .flatten();
+            for pattern in patterns {
+                or_insert(pattern, "status", json!("True"));
+            }
+        }
     }
     template(object);
 }

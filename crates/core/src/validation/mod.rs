@@ -1,11 +1,12 @@
 //! Validation of objects as upstream's `pkg/apis/*/validation` does it, with its field paths and
 //! messages: every object's metadata (`meta`), and per resource its spec: pods and pod templates
-//! (`pods`), services (`services`), ConfigMaps and Secrets (`config`), workloads (`workloads`),
+//! (`pods`), services (`services`), ConfigMaps and Secrets (`config`), workloads (`workloads`; Job specs and their policies in `jobs`),
 //! storage (`storage`), RBAC and priority classes (`access`). [`validate`] checks an object written
 //! by create or update, [`validate_update`] adds the rules about what an update may change.
 
 mod access;
 mod config;
+mod jobs;
 mod meta;
 pub mod names;
 mod pods;

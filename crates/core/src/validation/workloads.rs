@@ -1,10 +1,11 @@
 //! Workloads as upstream's apps and batch validation checks them: replica counts, selectors that
-//! match their templates, the restart policy each template may have, strategies, Job counts and
-//! modes, CronJob schedules; and on update the immutable selectors, Job templates and the
-//! StatefulSet fields that may not change.
+//! match their templates, the restart policy each template may have, strategies, Jobs (their specs
+//! in `jobs`), CronJob schedules; and on update the immutable selectors, Job templates and
+//! policies, and the StatefulSet fields that may not change.
 
 use serde_json::{Value, json};
 
+use super::jobs::job_spec;
 use super::meta;
 use super::pods::pod_spec;
 use crate::status::Cause;
@@ -167,63 +168,6 @@ fn deployment_strategy(object: &Value, causes: &mut Vec<Cause>) {
     }
 }
 
-/// A Job's spec at `path` (`spec`, or `spec.jobTemplate.spec` of a CronJob).
-fn job_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
-    let Some(spec) = spec else {
-        return;
-    };
-    for field in [
-        "parallelism",
-        "completions",
-        "backoffLimit",
-        "ttlSecondsAfterFinished",
-    ] {
-        if let Some(value) = spec.get(field).and_then(Value::as_i64)
-            && value < 0
-        {
-            causes.push(Cause::invalid(
-                &format!("{path}.{field}"),
-                &json!(value),
-                "must be greater than or equal to 0",
-            ));
-        }
-    }
-    if let Some(deadline) = spec.get("activeDeadlineSeconds").and_then(Value::as_i64)
-        && deadline <= 0
-    {
-        causes.push(Cause::invalid(
-            &format!("{path}.activeDeadlineSeconds"),
-            &json!(deadline),
-            "must be greater than 0",
-        ));
-    }
-    let mode = spec
-        .get("completionMode")
-        .and_then(Value::as_str)
-        .unwrap_or("NonIndexed");
-    if !matches!(mode, "NonIndexed" | "Indexed") {
-        causes.push(Cause::not_supported(
-            &format!("{path}.completionMode"),
-            &json!(mode),
-            &["NonIndexed", "Indexed"],
-        ));
-    }
-    if mode == "Indexed" && spec.get("completions").is_none_or(Value::is_null) {
-        causes.push(Cause::required(
-            &format!("{path}.completions"),
-            "when completion mode is Indexed",
-        ));
-    }
-    let template = spec.pointer("/template/spec");
-    pod_spec(template, &format!("{path}.template.spec"), causes);
-    restart_policy(
-        template,
-        &format!("{path}.template.spec.restartPolicy"),
-        &["OnFailure", "Never"],
-        causes,
-    );
-}
-
 /// The problems of a Job.
 pub fn job(object: &Value, causes: &mut Vec<Cause>) {
     job_spec(object.get("spec"), "spec", causes);
@@ -379,6 +323,9 @@ pub fn workload_update(resource: &str, old: &Value, new: &Value, causes: &mut Ve
         "jobs" => {
             immutable("/spec/selector", causes);
             immutable("/spec/completionMode", causes);
+            immutable("/spec/podFailurePolicy", causes);
+            immutable("/spec/backoffLimitPerIndex", causes);
+            immutable("/spec/successPolicy", causes);
             let indexed =
                 new.pointer("/spec/completionMode").and_then(Value::as_str) == Some("Indexed");
             if !indexed {

@@ -1,0 +1,739 @@
+//! Job specs as upstream's `validateJobSpec` checks them (also a CronJob's `jobTemplate.spec`):
+//! counts, completion modes, `backoffLimitPerIndex` and `maxFailedIndexes` (Indexed only),
+//! `podFailurePolicy` rules (actions, exit code requirements, pod condition patterns, `Never`
+//! restarts), `successPolicy` rules (Indexed only, index ranges within `completions`),
+//! `podReplacementPolicy`, the pod template and its restart policy.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::names;
+use super::pods::pod_spec;
+use crate::status::Cause;
+
+/// Most rules a `podFailurePolicy` may have.
+const MAX_FAILURE_RULES: usize = 20;
+/// Most exit codes one `onExitCodes` requirement may list.
+const MAX_EXIT_CODES: usize = 255;
+/// Most patterns one `onPodConditions` requirement may list.
+const MAX_CONDITION_PATTERNS: usize = 20;
+/// Most rules a `successPolicy` may have.
+const MAX_SUCCESS_RULES: usize = 20;
+/// Longest `succeededIndexes`.
+const MAX_SUCCEEDED_INDEXES_LENGTH: usize = 64 * 1024;
+/// Largest `parallelism` (and `maxFailedIndexes`) of an Indexed Job.
+const MAX_INDEXED_PARALLELISM: i64 = 100_000;
+/// Above this many completions, `backoffLimitPerIndex` needs tighter limits.
+const COMPLETIONS_SOFT_LIMIT: i64 = 100_000;
+/// The tighter limit on `parallelism` and `maxFailedIndexes` above the soft limit.
+const HIGH_COMPLETIONS_LIMIT: i64 = 10_000;
+
+const ACTIONS: [&str; 4] = ["Count", "FailIndex", "FailJob", "Ignore"];
+const OPERATORS: [&str; 2] = ["In", "NotIn"];
+const CONDITION_STATUSES: [&str; 3] = ["False", "True", "Unknown"];
+const REPLACEMENT_POLICIES: [&str; 2] = ["Failed", "TerminatingOrFailed"];
+
+/// `FieldValueTooMany`: `Too many: N: must have at most M items`.
+fn too_many(field: &str, actual: usize, max: usize) -> Cause {
+    Cause::new(
+        "FieldValueTooMany",
+        &format!("Too many: {actual}: must have at most {max} items"),
+        field,
+    )
+}
+
+/// `FieldValueInvalid` without the value (upstream's `field.OmitValueType`).
+fn invalid_omitted(field: &str, detail: &str) -> Cause {
+    Cause::new(
+        "FieldValueInvalid",
+        &format!("Invalid value: {detail}"),
+        field,
+    )
+}
+
+/// Upstream's `%q` of a list of strings: `["a" "b"]`.
+fn quoted_list(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|value| format!("{value:?}")).collect();
+    format!("[{}]", quoted.join(" "))
+}
+
+/// Exit codes as Go prints an `[]int32` with `%#v`: `[]int32{1, 2}`.
+fn exit_codes_text(values: &[Value]) -> String {
+    let codes: Vec<String> = values.iter().map(ToString::to_string).collect();
+    format!("[]int32{{{}}}", codes.join(", "))
+}
+
+fn int(spec: &Value, field: &str) -> Option<i64> {
+    spec.get(field).and_then(Value::as_i64)
+}
+
+fn is_set(spec: &Value, field: &str) -> bool {
+    spec.get(field).is_some_and(|value| !value.is_null())
+}
+
+/// A Job's spec at `path` (`spec`, or `spec.jobTemplate.spec` of a CronJob).
+pub fn job_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
+    let Some(spec) = spec else {
+        return;
+    };
+    let field = |name: &str| format!("{path}.{name}");
+    for name in [
+        "parallelism",
+        "completions",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+        "backoffLimitPerIndex",
+        "maxFailedIndexes",
+    ] {
+        if let Some(value) = int(spec, name)
+            && value < 0
+        {
+            causes.push(Cause::invalid(
+                &field(name),
+                &json!(value),
+                "must be greater than or equal to 0",
+            ));
+        }
+    }
+    if let Some(deadline) = int(spec, "activeDeadlineSeconds")
+        && deadline <= 0
+    {
+        causes.push(Cause::invalid(
+            &field("activeDeadlineSeconds"),
+            &json!(deadline),
+            "must be greater than 0",
+        ));
+    }
+    let per_index = is_set(spec, "backoffLimitPerIndex");
+    let max_failed = int(spec, "maxFailedIndexes");
+    if is_set(spec, "maxFailedIndexes") && !per_index {
+        causes.push(Cause::required(
+            &field("backoffLimitPerIndex"),
+            "when maxFailedIndexes is specified",
+        ));
+    }
+    let mode = spec
+        .get("completionMode")
+        .and_then(Value::as_str)
+        .unwrap_or("NonIndexed");
+    let indexed = mode == "Indexed";
+    if !matches!(mode, "NonIndexed" | "Indexed") {
+        causes.push(Cause::not_supported(
+            &field("completionMode"),
+            &json!(mode),
+            &["NonIndexed", "Indexed"],
+        ));
+    }
+    let completions = int(spec, "completions");
+    let parallelism = int(spec, "parallelism");
+    if indexed {
+        if completions.is_none() {
+            causes.push(Cause::required(
+                &field("completions"),
+                "when completion mode is Indexed",
+            ));
+        }
+        if let Some(parallelism) = parallelism.filter(|p| *p > MAX_INDEXED_PARALLELISM) {
+            causes.push(Cause::invalid(
+                &field("parallelism"),
+                &json!(parallelism),
+                &format!(
+                    "must be less than or equal to {MAX_INDEXED_PARALLELISM} when completion mode is Indexed"
+                ),
+            ));
+        }
+        if let (Some(completions), Some(max)) = (completions, max_failed)
+            && max > completions
+        {
+            causes.push(Cause::invalid(
+                &field("maxFailedIndexes"),
+                &json!(max),
+                "must be less than or equal to completions",
+            ));
+        }
+        if let Some(max) = max_failed.filter(|max| *max > MAX_INDEXED_PARALLELISM) {
+            causes.push(Cause::invalid(
+                &field("maxFailedIndexes"),
+                &json!(max),
+                &format!("must be less than or equal to {MAX_INDEXED_PARALLELISM}"),
+            ));
+        }
+        if completions.is_some_and(|c| c > COMPLETIONS_SOFT_LIMIT) && per_index {
+            high_completions(spec, path, causes);
+        }
+    } else {
+        for name in ["backoffLimitPerIndex", "maxFailedIndexes"] {
+            if let Some(value) = spec.get(name).filter(|value| !value.is_null()) {
+                causes.push(Cause::invalid(
+                    &field(name),
+                    value,
+                    "requires indexed completion mode",
+                ));
+            }
+        }
+    }
+    let template = spec.pointer("/template/spec");
+    if let Some(policy) = spec.get("podFailurePolicy").filter(|p| !p.is_null()) {
+        pod_failure_policy(
+            policy,
+            template,
+            per_index,
+            &field("podFailurePolicy"),
+            causes,
+        );
+    }
+    if let Some(policy) = spec.get("successPolicy").filter(|p| !p.is_null()) {
+        if indexed {
+            success_policy(
+                policy,
+                completions.unwrap_or(0),
+                &field("successPolicy"),
+                causes,
+            );
+        } else {
+            causes.push(Cause::invalid(
+                &field("successPolicy"),
+                policy,
+                "requires indexed completion mode",
+            ));
+        }
+    }
+    if let Some(replacement) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
+        let allowed: &[&str] = if is_set(spec, "podFailurePolicy") {
+            &["Failed"]
+        } else {
+            &REPLACEMENT_POLICIES
+        };
+        if !allowed.contains(&replacement) {
+            causes.push(Cause::not_supported(
+                &field("podReplacementPolicy"),
+                &json!(replacement),
+                allowed,
+            ));
+        }
+    }
+    pod_spec(template, &format!("{path}.template.spec"), causes);
+    let restart_field = format!("{path}.template.spec.restartPolicy");
+    let restart = template
+        .and_then(|template| template.get("restartPolicy"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !matches!(restart, "OnFailure" | "Never") {
+        causes.push(Cause::not_supported(
+            &restart_field,
+            &json!(restart),
+            &["OnFailure", "Never"],
+        ));
+    } else if is_set(spec, "podFailurePolicy") && restart != "Never" {
+        causes.push(Cause::invalid(
+            &restart_field,
+            &json!(restart),
+            "only \"Never\" is supported when podFailurePolicy is specified",
+        ));
+    }
+}
+
+/// The tighter limits of a per-index backoff above `COMPLETIONS_SOFT_LIMIT` completions.
+fn high_completions(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let suffix = format!(
+        "when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"
+    );
+    match int(spec, "maxFailedIndexes") {
+        None => causes.push(Cause::required(
+            &format!("{path}.maxFailedIndexes"),
+            &format!("must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"),
+        )),
+        Some(max) if max > HIGH_COMPLETIONS_LIMIT => causes.push(Cause::invalid(
+            &format!("{path}.maxFailedIndexes"),
+            &json!(max),
+            &format!("must be less than or equal to {HIGH_COMPLETIONS_LIMIT} {suffix}"),
+        )),
+        Some(_) => {}
+    }
+    if let Some(parallelism) = int(spec, "parallelism").filter(|p| *p > HIGH_COMPLETIONS_LIMIT) {
+        causes.push(Cause::invalid(
+            &format!("{path}.parallelism"),
+            &json!(parallelism),
+            &format!("must be less than or equal to {HIGH_COMPLETIONS_LIMIT} {suffix}"),
+        ));
+    }
+}
+
+fn pod_failure_policy(
+    policy: &Value,
+    template: Option<&Value>,
+    per_index: bool,
+    path: &str,
+    causes: &mut Vec<Cause>,
+) {
+    let rules_path = format!("{path}.rules");
+    let rules = policy
+        .get("rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if rules.len() > MAX_FAILURE_RULES {
+        causes.push(too_many(&rules_path, rules.len(), MAX_FAILURE_RULES));
+    }
+    let containers: BTreeSet<&str> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| template?.get(*list)?.as_array())
+        .flatten()
+        .filter_map(|container| container.get("name")?.as_str())
+        .collect();
+    for (i, rule) in rules.iter().enumerate() {
+        let rule_path = format!("{rules_path}[{i}]");
+        let action_path = format!("{rule_path}.action");
+        match rule.get("action").and_then(Value::as_str).unwrap_or("") {
+            "" => causes.push(Cause::required(
+                &action_path,
+                &format!("valid values: {}", quoted_list(&ACTIONS)),
+            )),
+            "FailIndex" if !per_index => causes.push(Cause::invalid(
+                &action_path,
+                &json!("FailIndex"),
+                "requires the backoffLimitPerIndex to be set",
+            )),
+            action if !ACTIONS.contains(&action) => {
+                causes.push(Cause::not_supported(&action_path, &json!(action), &ACTIONS))
+            }
+            _ => {}
+        }
+        let exit_codes = rule.get("onExitCodes").filter(|v| !v.is_null());
+        let patterns = rule
+            .get("onPodConditions")
+            .and_then(Value::as_array)
+            .filter(|patterns| !patterns.is_empty());
+        if let Some(requirement) = exit_codes {
+            on_exit_codes(
+                requirement,
+                &containers,
+                &format!("{rule_path}.onExitCodes"),
+                causes,
+            );
+        }
+        if let Some(patterns) = patterns {
+            on_pod_conditions(patterns, &format!("{rule_path}.onPodConditions"), causes);
+        }
+        match (exit_codes.is_some(), patterns.is_some()) {
+            (true, true) => causes.push(invalid_omitted(
+                &rule_path,
+                "specifying both OnExitCodes and OnPodConditions is not supported",
+            )),
+            (false, false) => causes.push(invalid_omitted(
+                &rule_path,
+                "specifying one of OnExitCodes and OnPodConditions is required",
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn on_exit_codes(
+    requirement: &Value,
+    containers: &BTreeSet<&str>,
+    path: &str,
+    causes: &mut Vec<Cause>,
+) {
+    let operator = requirement
+        .get("operator")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if operator.is_empty() {
+        causes.push(Cause::required(
+            &format!("{path}.operator"),
+            &format!("valid values: {}", quoted_list(&OPERATORS)),
+        ));
+    } else if !OPERATORS.contains(&operator) {
+        causes.push(Cause::not_supported(
+            &format!("{path}.operator"),
+            &json!(operator),
+            &OPERATORS,
+        ));
+    }
+    if let Some(name) = requirement.get("containerName").and_then(Value::as_str)
+        && !containers.contains(name)
+    {
+        causes.push(Cause::invalid(
+            &format!("{path}.containerName"),
+            &json!(name),
+            "must be one of the container or initContainer names in the pod template",
+        ));
+    }
+    let values_path = format!("{path}.values");
+    let values = requirement
+        .get("values")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if values.is_empty() {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            &format!(
+                "Invalid value: {}: at least one value is required",
+                exit_codes_text(values)
+            ),
+            &values_path,
+        ));
+    } else if values.len() > MAX_EXIT_CODES {
+        causes.push(too_many(&values_path, values.len(), MAX_EXIT_CODES));
+    }
+    let mut seen = BTreeSet::new();
+    let mut ordered = true;
+    let codes: Vec<i64> = values.iter().filter_map(Value::as_i64).collect();
+    for (j, code) in codes.iter().enumerate() {
+        let value_path = format!("{values_path}[{j}]");
+        if operator == "In" && *code == 0 {
+            causes.push(Cause::invalid(
+                &value_path,
+                &json!(code),
+                "must not be 0 for the In operator",
+            ));
+        }
+        if !seen.insert(*code) {
+            causes.push(Cause::duplicate(&value_path, &json!(code)));
+        }
+        if j > 0 && codes[j - 1] > *code {
+            ordered = false;
+        }
+    }
+    if !ordered {
+        causes.push(Cause::new(
+            "FieldValueInvalid",
+            &format!(
+                "Invalid value: {}: must be ordered",
+                exit_codes_text(values)
+            ),
+            &values_path,
+        ));
+    }
+}
+
+fn on_pod_conditions(patterns: &[Value], path: &str, causes: &mut Vec<Cause>) {
+    if patterns.len() > MAX_CONDITION_PATTERNS {
+        causes.push(too_many(path, patterns.len(), MAX_CONDITION_PATTERNS));
+    }
+    for (j, pattern) in patterns.iter().enumerate() {
+        let pattern_path = format!("{path}[{j}]");
+        let type_ = pattern.get("type").and_then(Value::as_str).unwrap_or("");
+        for problem in names::qualified_name(type_) {
+            causes.push(Cause::invalid(
+                &format!("{pattern_path}.type"),
+                &json!(type_),
+                &problem,
+            ));
+        }
+        let status_path = format!("{pattern_path}.status");
+        match pattern.get("status").and_then(Value::as_str).unwrap_or("") {
+            "" => causes.push(Cause::required(
+                &status_path,
+                &format!("valid values: {}", quoted_list(&CONDITION_STATUSES)),
+            )),
+            status if !CONDITION_STATUSES.contains(&status) => causes.push(Cause::not_supported(
+                &status_path,
+                &json!(status),
+                &CONDITION_STATUSES,
+            )),
+            _ => {}
+        }
+    }
+}
+
+fn success_policy(policy: &Value, completions: i64, path: &str, causes: &mut Vec<Cause>) {
+    let rules_path = format!("{path}.rules");
+    let rules = policy
+        .get("rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if rules.is_empty() {
+        causes.push(Cause::required(
+            &rules_path,
+            "at least one rules must be specified when the successPolicy is specified",
+        ));
+    }
+    if rules.len() > MAX_SUCCESS_RULES {
+        causes.push(too_many(&rules_path, rules.len(), MAX_SUCCESS_RULES));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let rule_path = format!("{rules_path}[{i}]");
+        let indexes = rule.get("succeededIndexes").and_then(Value::as_str);
+        let count = rule.get("succeededCount").and_then(Value::as_i64);
+        if indexes.is_none() && count.is_none() {
+            causes.push(Cause::required(
+                &rule_path,
+                "at least one of succeededCount or succeededIndexes must be specified",
+            ));
+        }
+        let mut total = 0;
+        if let Some(indexes) = indexes {
+            let indexes_path = format!("{rule_path}.succeededIndexes");
+            if indexes.len() > MAX_SUCCEEDED_INDEXES_LENGTH {
+                causes.push(Cause::too_long(&indexes_path, MAX_SUCCEEDED_INDEXES_LENGTH));
+            }
+            match indexes_total(indexes, completions) {
+                Ok(sum) => total = sum,
+                Err(problem) => causes.push(Cause::invalid(
+                    &indexes_path,
+                    &json!(indexes),
+                    &format!("error parsing succeededIndexes: {problem}"),
+                )),
+            }
+        }
+        if let Some(count) = count {
+            let count_path = format!("{rule_path}.succeededCount");
+            if count < 0 {
+                causes.push(Cause::invalid(
+                    &count_path,
+                    &json!(count),
+                    "must be greater than or equal to 0",
+                ));
+            }
+            if count > completions {
+                causes.push(Cause::invalid(
+                    &count_path,
+                    &json!(count),
+                    &format!(
+                        "must be less than or equal to {completions} (the number of specified completions)"
+                    ),
+                ));
+            }
+            if indexes.is_some() && count > total {
+                causes.push(Cause::invalid(
+                    &count_path,
+                    &json!(count),
+                    &format!(
+                        "must be less than or equal to {total} (the number of indexes in the specified succeededIndexes field)"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// How many indexes `1,3-5` holds, or why it is not ascending ranges below `completions`
+/// (upstream's `validateIndexesFormat`).
+pub fn indexes_total(text: &str, completions: i64) -> Result<i64, String> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let parse = |part: &str| {
+        part.parse::<i64>()
+            .map_err(|_| format!("cannot convert string to integer for index: {part:?}"))
+            .and_then(|index| {
+                if index >= completions {
+                    Err(format!("too large index: {part:?}"))
+                } else {
+                    Ok(index)
+                }
+            })
+    };
+    let mut last: Option<i64> = None;
+    let mut total = 0;
+    for interval in text.split(',') {
+        let limits: Vec<&str> = interval.split('-').collect();
+        if limits.len() > 2 {
+            return Err(format!(
+                "the fragment {interval:?} violates the requirement that an index interval can have at most two parts separated by '-'"
+            ));
+        }
+        let first = parse(limits[0])?;
+        let end = match limits.get(1) {
+            Some(part) => {
+                let end = parse(part)?;
+                if first >= end {
+                    return Err(format!(
+                        "non-increasing order, previous: {first}, current: {end}"
+                    ));
+                }
+                end
+            }
+            None => first,
+        };
+        if let Some(previous) = last
+            && previous >= first
+        {
+            return Err(format!(
+                "non-increasing order, previous: {previous}, current: {first}"
+            ));
+        }
+        total += end - first + 1;
+        last = Some(end);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::indexes_total;
+    use crate::registry;
+    use crate::validation::{validate, validate_update};
+
+    fn info() -> &'static registry::ResourceInfo {
+        registry::find("batch", "v1", "jobs").expect("jobs")
+    }
+
+    /// The problems of a Job with `extra` merged into its (valid) spec.
+    fn problems(extra: Value) -> Vec<String> {
+        let mut spec = json!({
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {
+                "restartPolicy": "Never",
+                "initContainers": [{"name": "setup", "image": "x"}],
+                "containers": [{"name": "main", "image": "x"}]}}
+        });
+        for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+            if key == "restartPolicy" {
+                spec["template"]["spec"]["restartPolicy"] = value;
+            } else {
+                spec[key] = value;
+            }
+        }
+        validate(info(), &json!({"metadata": {"name": "j"}, "spec": spec}))
+            .iter()
+            .map(|cause| cause.line())
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_policy_passes() {
+        let policy = json!({"podFailurePolicy": {"rules": [
+            {"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In", "values": [1, 42]}},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+        ]}, "podReplacementPolicy": "Failed"});
+        assert_eq!(problems(policy), Vec::<String>::new());
+    }
+
+    #[test]
+    fn pod_failure_policy_rules() {
+        let policy = json!({"podFailurePolicy": {"rules": [
+            {"action": "", "onExitCodes": {"operator": "", "values": []}},
+            {"action": "FailIndex", "onExitCodes": {"containerName": "side", "operator": "In", "values": [3, 0, 3]},
+             "onPodConditions": [{"type": "Bad Type", "status": "Maybe"}]},
+            {"action": "Restart"}
+        ]}, "restartPolicy": "OnFailure", "podReplacementPolicy": "TerminatingOrFailed"});
+        assert_eq!(
+            problems(policy),
+            [
+                "spec.podFailurePolicy.rules[0].action: Required value: valid values: [\"Count\" \"FailIndex\" \"FailJob\" \"Ignore\"]",
+                "spec.podFailurePolicy.rules[0].onExitCodes.operator: Required value: valid values: [\"In\" \"NotIn\"]",
+                "spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: []int32{}: at least one value is required",
+                "spec.podFailurePolicy.rules[1].action: Invalid value: \"FailIndex\": requires the backoffLimitPerIndex to be set",
+                "spec.podFailurePolicy.rules[1].onExitCodes.containerName: Invalid value: \"side\": must be one of the container or initContainer names in the pod template",
+                "spec.podFailurePolicy.rules[1].onExitCodes.values[1]: Invalid value: 0: must not be 0 for the In operator",
+                "spec.podFailurePolicy.rules[1].onExitCodes.values[2]: Duplicate value: 3",
+                "spec.podFailurePolicy.rules[1].onExitCodes.values: Invalid value: []int32{3, 0, 3}: must be ordered",
+                "spec.podFailurePolicy.rules[1].onPodConditions[0].type: Invalid value: \"Bad Type\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                "spec.podFailurePolicy.rules[1].onPodConditions[0].status: Unsupported value: \"Maybe\": supported values: \"False\", \"True\", \"Unknown\"",
+                "spec.podFailurePolicy.rules[1]: Invalid value: specifying both OnExitCodes and OnPodConditions is not supported",
+                "spec.podFailurePolicy.rules[2].action: Unsupported value: \"Restart\": supported values: \"Count\", \"FailIndex\", \"FailJob\", \"Ignore\"",
+                "spec.podFailurePolicy.rules[2]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required",
+                "spec.podReplacementPolicy: Unsupported value: \"TerminatingOrFailed\": supported values: \"Failed\"",
+                "spec.template.spec.restartPolicy: Invalid value: \"OnFailure\": only \"Never\" is supported when podFailurePolicy is specified",
+            ]
+        );
+    }
+
+    #[test]
+    fn per_index_limits_need_an_indexed_job() {
+        assert_eq!(
+            problems(json!({"maxFailedIndexes": 2})),
+            [
+                "spec.backoffLimitPerIndex: Required value: when maxFailedIndexes is specified",
+                "spec.maxFailedIndexes: Invalid value: 2: requires indexed completion mode",
+            ]
+        );
+        assert_eq!(
+            problems(json!({"completionMode": "Indexed", "completions": 3,
+                "backoffLimitPerIndex": -1, "maxFailedIndexes": 4})),
+            [
+                "spec.backoffLimitPerIndex: Invalid value: -1: must be greater than or equal to 0",
+                "spec.maxFailedIndexes: Invalid value: 4: must be less than or equal to completions",
+            ]
+        );
+        assert_eq!(
+            problems(json!({"completionMode": "Indexed", "completions": 200000,
+                "parallelism": 20000, "backoffLimitPerIndex": 1})),
+            [
+                "spec.maxFailedIndexes: Required value: must be specified when completions is above 100000",
+                "spec.parallelism: Invalid value: 20000: must be less than or equal to 10000 when completions are above 100000 and used with backoff limit per index",
+            ]
+        );
+    }
+
+    #[test]
+    fn success_policy_rules() {
+        assert_eq!(
+            problems(json!({"successPolicy": {"rules": [{"succeededCount": 1}]}})),
+            [
+                "spec.successPolicy: Invalid value: {\"rules\":[{\"succeededCount\":1}]}: requires indexed completion mode"
+            ]
+        );
+        assert_eq!(
+            problems(
+                json!({"completionMode": "Indexed", "completions": 5, "successPolicy": {"rules": [
+                    {},
+                    {"succeededIndexes": "0-2,1", "succeededCount": 9},
+                    {"succeededIndexes": "1,3", "succeededCount": 3},
+                ]}})
+            ),
+            [
+                "spec.successPolicy.rules[0]: Required value: at least one of succeededCount or succeededIndexes must be specified",
+                "spec.successPolicy.rules[1].succeededIndexes: Invalid value: \"0-2,1\": error parsing succeededIndexes: non-increasing order, previous: 2, current: 1",
+                "spec.successPolicy.rules[1].succeededCount: Invalid value: 9: must be less than or equal to 5 (the number of specified completions)",
+                "spec.successPolicy.rules[1].succeededCount: Invalid value: 9: must be less than or equal to 0 (the number of indexes in the specified succeededIndexes field)",
+                "spec.successPolicy.rules[2].succeededCount: Invalid value: 3: must be less than or equal to 2 (the number of indexes in the specified succeededIndexes field)",
+            ]
+        );
+        assert_eq!(
+            problems(
+                json!({"completionMode": "Indexed", "completions": 5, "successPolicy": {"rules": []}})
+            ),
+            [
+                "spec.successPolicy.rules: Required value: at least one rules must be specified when the successPolicy is specified"
+            ]
+        );
+    }
+
+    #[test]
+    fn index_lists_parse_like_upstream() {
+        assert_eq!(indexes_total("0,2-4", 5), Ok(4));
+        assert_eq!(
+            indexes_total("1-2-3", 5),
+            Err("the fragment \"1-2-3\" violates the requirement that an index interval can have at most two parts separated by '-'".to_owned())
+        );
+        assert_eq!(
+            indexes_total("7", 5),
+            Err("too large index: \"7\"".to_owned())
+        );
+        assert_eq!(
+            indexes_total("a", 5),
+            Err("cannot convert string to integer for index: \"a\"".to_owned())
+        );
+        assert_eq!(
+            indexes_total("3-3", 5),
+            Err("non-increasing order, previous: 3, current: 3".to_owned())
+        );
+    }
+
+    #[test]
+    fn policies_are_immutable() {
+        let job = |limit: i32| {
+            json!({"spec": {"completionMode": "Indexed", "completions": 2, "backoffLimitPerIndex": limit,
+                "template": {"spec": {"restartPolicy": "Never", "containers": []}}}})
+        };
+        let lines: Vec<String> = validate_update(info(), &job(1), &job(2))
+            .iter()
+            .map(|cause| cause.line())
+            .collect();
+        assert!(
+            lines.contains(
+                &"spec.backoffLimitPerIndex: Invalid value: 2: field is immutable".to_owned()
+            ),
+            "{lines:?}"
+        );
+    }
+}
