@@ -62,10 +62,19 @@ async fn write_ahead_log_is_truncated_when_writes_pause() -> TestResult {
     let wal = dir.path().join("state.db-wal");
     assert!(std::fs::metadata(&wal)?.len() > 0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while std::fs::metadata(&wal)?.len() > 0 {
+    // The checkpoint thread truncates the log, then records the checkpoint and the database's size:
+    // wait for all three.
+    let metrics = store.metrics();
+    while std::fs::metadata(&wal)?.len() > 0
+        || metrics.wal_checkpoints.get() < 1
+        || metrics.db_size_bytes.get() <= 200 * 4096
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "log never truncated"
+            "log never truncated (log {} bytes, {} checkpoints, database {} bytes)",
+            std::fs::metadata(&wal)?.len(),
+            metrics.wal_checkpoints.get(),
+            metrics.db_size_bytes.get()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
