@@ -65,6 +65,13 @@ pub struct App {
     pub kubelet: rest::proxy::KubeletClient,
 }
 
+impl App {
+    /// What admission plugins read: the store behind the watch caches.
+    pub fn reads(&self) -> admission::Reads<'_> {
+        admission::Reads::new(self.store.as_ref(), Some(&self.caches))
+    }
+}
+
 /// A failure to start the server.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

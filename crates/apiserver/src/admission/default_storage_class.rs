@@ -9,7 +9,7 @@ use kubers_core::volumes::{ANN_BETA_STORAGE_CLASS, default_class};
 use kubers_store::{ListRequest, Store};
 use serde_json::{Value, json};
 
-use super::{Attributes, MutatingPlugin, Operation};
+use super::{Attributes, MutatingPlugin, Operation, Reads};
 use crate::errors::ApiError;
 
 /// The `DefaultStorageClass` plugin.
@@ -53,7 +53,7 @@ impl MutatingPlugin for DefaultStorageClass {
 
     async fn admit(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         _old: Option<&Value>,
@@ -64,7 +64,7 @@ impl MutatingPlugin for DefaultStorageClass {
         {
             return Ok(());
         }
-        let classes = classes(store).await?;
+        let classes = classes(store.store()).await?;
         let Some(name) = default_class(&classes).and_then(|class| class.metadata.name.clone())
         else {
             return Ok(());
@@ -101,7 +101,7 @@ mod tests {
             dry_run: false,
         };
         DefaultStorageClass
-            .admit(store, &attributes, &mut claim, None)
+            .admit(&Reads::new(store, None), &attributes, &mut claim, None)
             .await
             .expect("admitted");
         claim

@@ -2,10 +2,9 @@
 //! seconds unless they say otherwise.
 
 use async_trait::async_trait;
-use kubers_store::Store;
 use serde_json::{Value, json};
 
-use super::{Attributes, MutatingPlugin, Operation};
+use super::{Attributes, MutatingPlugin, Operation, Reads};
 use crate::errors::ApiError;
 
 /// Seconds a pod stays bound to a node that is not ready or unreachable.
@@ -23,7 +22,7 @@ impl MutatingPlugin for DefaultTolerationSeconds {
 
     async fn admit(
         &self,
-        _store: &dyn Store,
+        _store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         _old: Option<&Value>,

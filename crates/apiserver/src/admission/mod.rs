@@ -19,6 +19,7 @@ mod default_storage_class;
 mod default_tolerations;
 mod namespace_lifecycle;
 mod priority;
+mod reads;
 mod resource_quota;
 mod service_account;
 mod storage_protection;
@@ -26,7 +27,6 @@ mod storage_protection;
 use async_trait::async_trait;
 use kubers_core::registry::{GroupResource, ResourceInfo};
 use kubers_core::status::Cause;
-use kubers_store::Store;
 use serde_json::{Value, json};
 
 use crate::auth::UserInfo;
@@ -36,6 +36,7 @@ pub use default_storage_class::DefaultStorageClass;
 pub use default_tolerations::DefaultTolerationSeconds;
 pub use namespace_lifecycle::NamespaceLifecycle;
 pub use priority::Priority;
+pub use reads::Reads;
 pub use resource_quota::ResourceQuota;
 pub use service_account::ServiceAccount;
 pub use storage_protection::StorageObjectInUseProtection;
@@ -92,7 +93,7 @@ pub trait MutatingPlugin: Send + Sync {
     /// updates and deletes.
     async fn admit(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         old: Option<&Value>,
@@ -108,7 +109,7 @@ pub trait ValidatingPlugin: Send + Sync {
     /// Checks the (valid, fully mutated) `object` (null for deletes).
     async fn validate(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &Value,
         old: Option<&Value>,
@@ -162,7 +163,7 @@ impl Admission {
     /// Runs the mutating plugins in order.
     pub async fn admit(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         old: Option<&Value>,
@@ -177,7 +178,7 @@ impl Admission {
     /// its own between the two (the create-only subresources, deletes).
     pub async fn admit_and_validate(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         old: Option<&Value>,
@@ -189,7 +190,7 @@ impl Admission {
     /// Runs the validating plugins in order.
     pub async fn validate(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &Value,
         old: Option<&Value>,
@@ -258,17 +259,6 @@ pub fn forbidden_named(
 /// Go's `%q` for a name (names have no characters that need escaping but quotes and backslashes).
 fn quote(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
-}
-
-/// The stored object at `key`, if any.
-async fn get_object(store: &dyn Store, key: &str) -> Result<Option<Value>, ApiError> {
-    match store.get(key).await {
-        Ok(Some(kv)) => serde_json::from_slice(&kv.value)
-            .map(Some)
-            .map_err(|error| ApiError::internal(format!("{key}: {error}"))),
-        Ok(None) => Ok(None),
-        Err(error) => Err(ApiError::unavailable(error)),
-    }
 }
 
 #[cfg(test)]

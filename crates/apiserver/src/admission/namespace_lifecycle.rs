@@ -6,10 +6,9 @@
 use async_trait::async_trait;
 use kubers_core::registry::GroupResource;
 use kubers_core::status::Cause;
-use kubers_store::Store;
 use serde_json::Value;
 
-use super::{Attributes, MutatingPlugin, Operation, forbidden, forbidden_named, get_object};
+use super::{Attributes, MutatingPlugin, Operation, Reads, forbidden, forbidden_named};
 use crate::errors::ApiError;
 
 /// Namespaces that may not be deleted (upstream's immortal namespaces).
@@ -32,7 +31,7 @@ impl MutatingPlugin for NamespaceLifecycle {
 
     async fn admit(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         _old: Option<&Value>,
@@ -59,7 +58,14 @@ impl MutatingPlugin for NamespaceLifecycle {
         if attributes.operation == Operation::Delete {
             return Ok(());
         }
-        let Some(stored) = get_object(store, &format!("/registry/namespaces/{namespace}")).await?
+        let Some(stored) = store
+            .object(
+                "",
+                "v1",
+                "namespaces",
+                &format!("/registry/namespaces/{namespace}"),
+            )
+            .await?
         else {
             return Err(ApiError::not_found(NAMESPACES, namespace));
         };

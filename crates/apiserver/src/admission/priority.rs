@@ -3,10 +3,9 @@
 //! stored priority.
 
 use async_trait::async_trait;
-use kubers_store::Store;
 use serde_json::{Value, json};
 
-use super::{Attributes, MutatingPlugin, Operation, forbidden, get_object};
+use super::{Attributes, MutatingPlugin, Operation, Reads, forbidden};
 use crate::errors::ApiError;
 
 /// The `Priority` plugin.
@@ -21,7 +20,7 @@ impl MutatingPlugin for Priority {
 
     async fn admit(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         old: Option<&Value>,
@@ -40,7 +39,10 @@ impl MutatingPlugin for Priority {
                     None => (json!(0), json!("PreemptLowerPriority")),
                     Some(name) => {
                         let key = format!("/registry/priorityclasses/{name}");
-                        let Some(class) = get_object(store, &key).await? else {
+                        let Some(class) = store
+                            .object("scheduling.k8s.io", "v1", "priorityclasses", &key)
+                            .await?
+                        else {
                             return Err(forbidden(
                                 attributes,
                                 object,

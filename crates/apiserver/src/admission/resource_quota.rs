@@ -13,10 +13,10 @@ use kubers_core::quota::{
     self, Evaluator, ResourceList, exceeded_message, less_than_or_equal, mask, parse_list,
     scope_selectors,
 };
-use kubers_store::{Error as StoreError, ListRequest, Revision, Store};
+use kubers_store::{Error as StoreError, ListRequest, Revision};
 use serde_json::Value;
 
-use super::{Attributes, Operation, ValidatingPlugin, forbidden};
+use super::{Attributes, Operation, Reads, ValidatingPlugin, forbidden};
 use crate::errors::ApiError;
 use crate::rest::object;
 
@@ -48,10 +48,17 @@ impl Stored {
     }
 }
 
-async fn quotas(store: &dyn Store, namespace: &str) -> Result<Vec<Stored>, ApiError> {
+/// The namespace's quotas, read from the store (their revisions are compared on write); none when
+/// the watch cache knows of none, so namespaces without quotas cost no store read.
+async fn quotas(store: &Reads<'_>, namespace: &str) -> Result<Vec<Stored>, ApiError> {
+    let prefix = format!("/registry/resourcequotas/{namespace}/");
+    if store.none_cached_under("", "v1", "resourcequotas", &prefix) {
+        return Ok(Vec::new());
+    }
     let page = store
+        .store()
         .list(&ListRequest {
-            prefix: format!("/registry/resourcequotas/{namespace}/"),
+            prefix,
             ..ListRequest::default()
         })
         .await
@@ -155,7 +162,7 @@ impl ValidatingPlugin for ResourceQuota {
 
     async fn validate(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &Value,
         old: Option<&Value>,
@@ -207,6 +214,7 @@ impl ValidatingPlugin for ResourceQuota {
                     status.insert("used".into(), quota::to_json(&used));
                 }
                 match store
+                    .store()
                     .update(&quota.key, object::to_stored(&charged), quota.revision)
                     .await
                 {
@@ -238,6 +246,7 @@ mod tests {
     use std::sync::Arc;
 
     use kubers_core::registry;
+    use kubers_store::Store;
     use kubers_store::sqlite::{SqliteConfig, SqliteStore};
     use serde_json::json;
 
@@ -258,7 +267,7 @@ mod tests {
         let pod = json!({"metadata": {"name": name}, "spec": {"containers": [
             {"name": "c", "resources": {"requests": {"cpu": "300m"}}}]}});
         ResourceQuota
-            .validate(store, &attributes, &pod, None)
+            .validate(&Reads::new(store, None), &attributes, &pod, None)
             .await
             .map_err(|error| error.0.message().to_owned())
     }

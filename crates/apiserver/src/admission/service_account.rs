@@ -11,11 +11,10 @@
 //! account is refused as upstream does.
 
 use async_trait::async_trait;
-use kubers_store::Store;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use super::{Attributes, MutatingPlugin, Operation, ValidatingPlugin, forbidden, get_object};
+use super::{Attributes, MutatingPlugin, Operation, Reads, ValidatingPlugin, forbidden};
 use crate::auth::tokens::WARN_ONLY_EXPIRATION_SECONDS;
 use crate::errors::ApiError;
 
@@ -42,7 +41,7 @@ impl MutatingPlugin for ServiceAccount {
 
     async fn admit(
         &self,
-        store: &dyn Store,
+        store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         old: Option<&Value>,
@@ -82,7 +81,7 @@ impl ValidatingPlugin for ServiceAccount {
 
     async fn validate(
         &self,
-        _store: &dyn Store,
+        _store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &Value,
         _old: Option<&Value>,
@@ -121,14 +120,14 @@ impl ValidatingPlugin for ServiceAccount {
 
 /// The service account, or `None` for a missing `default` (tolerated, see the module docs).
 async fn lookup(
-    store: &dyn Store,
+    store: &Reads<'_>,
     attributes: &Attributes<'_>,
     object: &Value,
     namespace: &str,
     name: &str,
 ) -> Result<Option<Value>, ApiError> {
     let key = format!("/registry/serviceaccounts/{namespace}/{name}");
-    match get_object(store, &key).await? {
+    match store.object("", "v1", "serviceaccounts", &key).await? {
         Some(account) => Ok(Some(account)),
         None if name == DEFAULT_ACCOUNT => Ok(None),
         None => Err(forbidden(

@@ -6,10 +6,9 @@
 
 use async_trait::async_trait;
 use kubers_core::volumes::{PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER};
-use kubers_store::Store;
 use serde_json::{Value, json};
 
-use super::{Attributes, MutatingPlugin, Operation};
+use super::{Attributes, MutatingPlugin, Operation, Reads};
 use crate::errors::ApiError;
 
 /// The `StorageObjectInUseProtection` plugin.
@@ -58,7 +57,7 @@ impl MutatingPlugin for StorageObjectInUseProtection {
 
     async fn admit(
         &self,
-        _store: &dyn Store,
+        _store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         _old: Option<&Value>,

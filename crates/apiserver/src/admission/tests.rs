@@ -66,11 +66,21 @@ async fn admit(
     };
     let chain = Admission::standard();
     chain
-        .admit(fixture.store.as_ref(), &attributes, object, None)
+        .admit(
+            &Reads::new(fixture.store.as_ref(), None),
+            &attributes,
+            object,
+            None,
+        )
         .await
         .map_err(|error| error.0.message().to_owned())?;
     chain
-        .validate(fixture.store.as_ref(), &attributes, object, None)
+        .validate(
+            &Reads::new(fixture.store.as_ref(), None),
+            &attributes,
+            object,
+            None,
+        )
         .await
         .map_err(|error| error.0.message().to_owned())
 }
@@ -232,18 +242,22 @@ async fn subresources_pass_namespace_lifecycle_like_upstream() {
     let create = Operation::Create;
     let bind = attributes(pods, create, "binding", "doomed", "web");
     assert_eq!(
-        message(chain.admit(store, &bind, &mut binding, None).await),
+        message(chain.admit(&Reads::new(store, None), &bind, &mut binding, None).await),
         Err(r#"pods "web" is forbidden: unable to create new content in namespace doomed because it is being terminated"#.to_owned())
     );
     let mut token = json!({"kind": "TokenRequest", "spec": {}});
     let issue = attributes(accounts, create, "token", "doomed", "default");
     assert_eq!(
-        message(chain.admit(store, &issue, &mut token, None).await),
+        message(chain.admit(&Reads::new(store, None), &issue, &mut token, None).await),
         Err(r#"serviceaccounts "default" is forbidden: unable to create new content in namespace doomed because it is being terminated"#.to_owned())
     );
     let evict = attributes(pods, create, "eviction", "nope", "web");
     assert_eq!(
-        message(chain.admit(store, &evict, &mut json!({}), None).await),
+        message(
+            chain
+                .admit(&Reads::new(store, None), &evict, &mut json!({}), None)
+                .await
+        ),
         Err(r#"namespaces "nope" not found"#.to_owned())
     );
     // Updates of subresources in a terminating namespace go through (the namespace controller and
@@ -252,14 +266,14 @@ async fn subresources_pass_namespace_lifecycle_like_upstream() {
     let mut pod = pod("web", None);
     let before = pod.clone();
     chain
-        .admit_and_validate(store, &status, &mut pod, Some(&before))
+        .admit_and_validate(&Reads::new(store, None), &status, &mut pod, Some(&before))
         .await
         .expect("status update admitted");
     assert_eq!(pod, before, "no pod plugin mutates a subresource write");
     let bind = attributes(pods, create, "binding", "default", "web");
     let mut binding = json!({"kind": "Binding", "target": {"name": "n1"}});
     chain
-        .admit_and_validate(store, &bind, &mut binding, None)
+        .admit_and_validate(&Reads::new(store, None), &bind, &mut binding, None)
         .await
         .expect("binding admitted");
     assert_eq!(

@@ -63,7 +63,7 @@ impl MutatingPlugin for Recorder {
 
     async fn admit(
         &self,
-        _store: &dyn Store,
+        _store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &mut Value,
         old: Option<&Value>,
@@ -81,7 +81,7 @@ impl ValidatingPlugin for Recorder {
 
     async fn validate(
         &self,
-        _store: &dyn Store,
+        _store: &Reads<'_>,
         attributes: &Attributes<'_>,
         object: &Value,
         old: Option<&Value>,

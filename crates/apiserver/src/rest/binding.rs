@@ -22,7 +22,7 @@ pub async fn bind(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<R
     let mut binding = decode_body(&request.headers, body)?;
     let admission = request.admission(Operation::Create, name);
     app.admission
-        .admit(app.store.as_ref(), &admission, &mut binding, None)
+        .admit(&app.reads(), &admission, &mut binding, None)
         .await?;
     let target = binding.get("target").cloned().unwrap_or(Value::Null);
     let node = target.get("name").and_then(Value::as_str).unwrap_or("");
@@ -41,7 +41,7 @@ pub async fn bind(app: &App, request: &ResourceRequest, body: &[u8]) -> Result<R
         ));
     }
     app.admission
-        .validate(app.store.as_ref(), &admission, &binding, None)
+        .validate(&app.reads(), &admission, &binding, None)
         .await?;
     let annotations = binding
         .pointer("/metadata/annotations")

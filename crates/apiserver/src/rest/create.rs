@@ -59,14 +59,14 @@ async fn store(
     super::managed::record(request, None, &mut object)?;
     let admission = request.admission(Operation::Create, &name);
     app.admission
-        .admit(app.store.as_ref(), &admission, &mut object, None)
+        .admit(&app.reads(), &admission, &mut object, None)
         .await?;
     let causes = kubers_core::validation::validate(request.info, &object);
     if !causes.is_empty() {
         return Err(ApiError::invalid(request.info.group_kind(), &name, &causes));
     }
     app.admission
-        .validate(app.store.as_ref(), &admission, &object, None)
+        .validate(&app.reads(), &admission, &object, None)
         .await?;
     let key = kubers_core::registry::storage_key(request.info, namespace.as_deref(), Some(&name));
     if request.query.dry_run {

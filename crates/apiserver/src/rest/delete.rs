@@ -52,7 +52,7 @@ async fn delete_once(
     let admission = request.admission(Operation::Delete, name);
     app.admission
         .admit_and_validate(
-            app.store.as_ref(),
+            &app.reads(),
             &admission,
             &mut Value::Null,
             Some(&current.object),
@@ -133,12 +133,7 @@ pub async fn delete_collection(
         // dry-run check, which admission sees too).
         let admission = request.admission(Operation::Delete, name);
         app.admission
-            .admit_and_validate(
-                app.store.as_ref(),
-                &admission,
-                &mut Value::Null,
-                Some(&item),
-            )
+            .admit_and_validate(&app.reads(), &admission, &mut Value::Null, Some(&item))
             .await?;
         if request.query.dry_run {
             deleted.push(item);

@@ -85,7 +85,7 @@ pub async fn evict(
     let dry_run = request.query.dry_run;
     let admission = request.admission(Operation::Create, name);
     app.admission
-        .admit_and_validate(app.store.as_ref(), &admission, &mut eviction, None)
+        .admit_and_validate(&app.reads(), &admission, &mut eviction, None)
         .await?;
     let client_version = options
         .pointer("/preconditions/resourceVersion")

@@ -76,12 +76,7 @@ async fn change_once(
     let name = request.target.name.as_deref().unwrap_or("");
     let admission = request.admission(Operation::Update, name);
     app.admission
-        .admit(
-            app.store.as_ref(),
-            &admission,
-            &mut wanted,
-            Some(&old_scale),
-        )
+        .admit(&app.reads(), &admission, &mut wanted, Some(&old_scale))
         .await?;
     let replicas = wanted
         .pointer("/spec/replicas")
@@ -102,7 +97,7 @@ async fn change_once(
         ));
     }
     app.admission
-        .validate(app.store.as_ref(), &admission, &wanted, Some(&old_scale))
+        .validate(&app.reads(), &admission, &wanted, Some(&old_scale))
         .await?;
     let mut object = current.object.clone();
     if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {

@@ -48,7 +48,7 @@ pub async fn create(
     // does before `TokenREST.Create`.
     let admission = request.admission(Operation::Create, name);
     app.admission
-        .admit(app.store.as_ref(), &admission, &mut token_request, None)
+        .admit(&app.reads(), &admission, &mut token_request, None)
         .await?;
     for (field, expected, detail) in [
         (
@@ -79,7 +79,7 @@ pub async fn create(
         }
     }
     app.admission
-        .validate(app.store.as_ref(), &admission, &token_request, None)
+        .validate(&app.reads(), &admission, &token_request, None)
         .await?;
     let account = get(app, "serviceaccounts", Some(namespace), name)
         .await?

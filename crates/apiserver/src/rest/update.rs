@@ -116,7 +116,7 @@ pub async fn store_update(
     let admission = request.admission(Operation::Update, name);
     app.admission
         .admit(
-            app.store.as_ref(),
+            &app.reads(),
             &admission,
             &mut updated,
             Some(&current_object),
@@ -131,12 +131,7 @@ pub async fn store_update(
         return Err(ApiError::invalid(request.info.group_kind(), name, &causes));
     }
     app.admission
-        .validate(
-            app.store.as_ref(),
-            &admission,
-            &updated,
-            Some(&current_object),
-        )
+        .validate(&app.reads(), &admission, &updated, Some(&current_object))
         .await?;
     if request.info.group.is_empty() && request.info.resource == "services" {
         keep_cluster_ip(&current_object, &mut updated, name)?;
