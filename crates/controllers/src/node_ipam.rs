@@ -56,6 +56,9 @@ pub async fn run(client: kube::Client, range: Ipv4Range) {
     // without a podCIDR after the patch went through.
     let mut assigned: HashMap<String, String> = HashMap::new();
     let mut pending: Vec<String> = Vec::new();
+    // Where the search for a free range starts: after the last one handed out, as upstream's
+    // allocator does, so that assigning a range does not test every range before it.
+    let mut next: u32 = 0;
     while let Some(event) = events.next().await {
         match event {
             Ok(watcher::Event::Init) => {
@@ -93,9 +96,11 @@ pub async fn run(client: kube::Client, range: Ipv4Range) {
             }
         }
         for name in std::mem::take(&mut pending) {
-            let Some(cidr) = (0..range.node_ranges())
-                .map(|index| range.node_range(index))
-                .find(|cidr| !used.contains(cidr))
+            let total = range.node_ranges();
+            let Some((index, cidr)) = (0..total)
+                .map(|step| (next + step) % total)
+                .map(|index| (index, range.node_range(index)))
+                .find(|(_, cidr)| !used.contains(cidr))
             else {
                 tracing::error!(node = %name, "no pod CIDR left in the cluster CIDR");
                 continue;
@@ -107,6 +112,7 @@ pub async fn run(client: kube::Client, range: Ipv4Range) {
             {
                 Ok(_) => {
                     tracing::info!(node = %name, %cidr, "assigned a pod CIDR");
+                    next = (index + 1) % total;
                     used.insert(cidr.clone());
                     assigned.insert(name, cidr);
                 }
