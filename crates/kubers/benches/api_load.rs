@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use http::{Method, Request};
-use kubers_testkit::process::rss_kib;
+use kubers_testkit::process::{cpu_time, rss_kib};
 use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::client_for;
 use serde_json::json;
@@ -103,7 +103,7 @@ async fn phase(
     calls: Vec<Call>,
 ) -> BenchResult {
     let count = calls.len();
-    let cpu = cpu_seconds(pid);
+    let cpu = cpu_time(pid).as_secs_f64();
     let started = Instant::now();
     let results: Vec<BenchResult<Duration>> = stream::iter(calls)
         .map(|(method, path, body)| async move {
@@ -116,13 +116,19 @@ async fn phase(
         .await;
     let elapsed = started.elapsed();
     let mut latencies = results.into_iter().collect::<BenchResult<Vec<_>>>()?;
-    print_row(verb, count, elapsed, &mut latencies, cpu_seconds(pid) - cpu);
+    print_row(
+        verb,
+        count,
+        elapsed,
+        &mut latencies,
+        cpu_time(pid).as_secs_f64() - cpu,
+    );
     Ok(())
 }
 
 /// The paged LIST: every page of `limit=500`, `LIST_REPS` times; latency per page.
 async fn paged(client: &kube::Client, pid: u32, base: &str) -> BenchResult {
-    let cpu = cpu_seconds(pid);
+    let cpu = cpu_time(pid).as_secs_f64();
     let started = Instant::now();
     let mut latencies = Vec::new();
     for _ in 0..LIST_REPS {
@@ -145,7 +151,7 @@ async fn paged(client: &kube::Client, pid: u32, base: &str) -> BenchResult {
         count,
         started.elapsed(),
         &mut latencies,
-        cpu_seconds(pid) - cpu,
+        cpu_time(pid).as_secs_f64() - cpu,
     );
     Ok(())
 }
@@ -196,21 +202,4 @@ async fn send(
         return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
     }
     Ok(bytes.to_vec())
-}
-
-/// The CPU time (user + system) of process `pid` so far, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok());
-    match (ticks(11), ticks(12)) {
-        (Some(user), Some(system)) => (user + system) / 100.0,
-        _ => 0.0,
-    }
 }

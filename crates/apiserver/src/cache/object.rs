@@ -23,7 +23,8 @@ pub struct CachedObject {
     namespace: Option<Box<str>>,
     /// `metadata.labels` with string values, sorted by key.
     labels: Box<[(Box<str>, Box<str>)]>,
-    /// The value of every selectable field of the resource, by field label.
+    /// The value of every selectable field of the resource outside the name and namespace, by field
+    /// label.
     fields: Box<[(&'static str, Box<str>)]>,
     /// The object's JSON without `apiVersion`, `kind` and `metadata.resourceVersion`.
     body: Bytes,
@@ -39,8 +40,10 @@ impl CachedObject {
             key: kv.key.clone(),
             source,
         })?;
+        // The name and namespace are kept anyway; the rest of the selectable fields are read here.
         let selected = selectable
             .iter()
+            .filter(|label| !matches!(label.name, "metadata.name" | "metadata.namespace"))
             .filter_map(|label| {
                 let text = field_labels::value(selectable, &value, label.name)?;
                 Some((label.name, Box::from(text)))
@@ -128,12 +131,19 @@ impl CachedObject {
             .map(|index| self.labels[index].1.as_ref())
     }
 
-    /// The value of the selectable field `name` (`None` when the resource cannot be selected by it).
+    /// The value of the selectable field `name` (`None` when the resource cannot be selected by it;
+    /// `metadata.name` and `metadata.namespace` (empty when unset) are answered for every resource:
+    /// selectors are checked against the resource's labels before they are applied).
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(label, _)| *label == name)
-            .map(|(_, value)| value.as_ref())
+        match name {
+            "metadata.name" => Some(&self.name),
+            "metadata.namespace" => Some(self.namespace.as_deref().unwrap_or("")),
+            _ => self
+                .fields
+                .iter()
+                .find(|(label, _)| *label == name)
+                .map(|(_, value)| value.as_ref()),
+        }
     }
 
     /// How many bytes the object's JSON takes, about.
