@@ -6,9 +6,12 @@
 //! counted twice or lost. Indexed Jobs ([`indexed`]) run one pod per completion index and count
 //! indexes instead, may fail single indexes ([`per_index`]: `backoffLimitPerIndex`,
 //! `maxFailedIndexes`) and succeed early ([`success_policy`]). A [`failure_policy`] decides how pod
-//! failures count; `podReplacementPolicy: Failed` replaces a pod only once it failed. [`sync`] is
-//! one pass over a Job.
+//! failures count; `podReplacementPolicy: Failed` replaces a pod only once it failed. Replacements
+//! of failed pods wait out the [`backoff`] delay (the Job is queued again for when it ends). A
+//! suspended Job (`spec.suspend`) runs no pods and has a true `Suspended` condition; a Job whose
+//! `spec.managedBy` names another controller is left to it. [`sync`] is one pass over a Job.
 
+pub mod backoff;
 pub mod failure_policy;
 pub mod indexed;
 pub mod per_index;
@@ -16,8 +19,8 @@ pub mod rules;
 pub mod success_policy;
 mod sync;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::join_all;
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
@@ -42,6 +45,26 @@ pub const TRACKING: &str = "batch.kubernetes.io/job-tracking";
 /// Queue keys of pods whose Job is gone start with this.
 const ORPHAN: &str = "orphan:";
 
+/// The `spec.managedBy` value of Jobs this controller runs (unset means the same).
+pub const JOB_CONTROLLER: &str = "kubernetes.io/job-controller";
+
+/// Whether another controller runs the Job (`spec.managedBy` set to anything but
+/// [`JOB_CONTROLLER`]).
+pub fn managed_elsewhere(job: &Job) -> bool {
+    job.spec
+        .as_ref()
+        .and_then(|spec| spec.managed_by.as_deref())
+        .is_some_and(|manager| manager != JOB_CONTROLLER)
+}
+
+/// A Job's backoff record and the finished pods already in it (those still holding the tracking
+/// finalizer, so that none is counted twice).
+#[derive(Debug, Default)]
+struct Kept {
+    record: backoff::Record,
+    seen: HashSet<String>,
+}
+
 /// The controller's caches and clients.
 struct JobController {
     client: kube::Client,
@@ -50,6 +73,10 @@ struct JobController {
     queue: Arc<WorkQueue<String>>,
     expectations: Expectations,
     recorder: Recorder,
+    /// The pod failure backoff delays.
+    backoff: backoff::Backoff,
+    /// Backoff records by Job key (in memory, as upstream's `backoffStore`).
+    records: Mutex<HashMap<String, Kept>>,
 }
 
 fn phase(pod: &Pod) -> Option<&str> {
@@ -64,6 +91,11 @@ fn has_tracking(pod: &Pod) -> bool {
 
 /// Registers the controller with the informers and starts its workers once they synced.
 pub fn start(client: kube::Client, informers: &Informers) {
+    start_with(client, informers, backoff::Backoff::default());
+}
+
+/// [`start`] with other pod failure backoff delays than upstream's.
+pub fn start_with(client: kube::Client, informers: &Informers, backoff: backoff::Backoff) {
     let controller = Arc::new(JobController {
         recorder: Recorder::new(client.clone(), "job-controller"),
         client,
@@ -71,6 +103,8 @@ pub fn start(client: kube::Client, informers: &Informers) {
         pods: informers.get::<Pod>(),
         queue: WorkQueue::new(),
         expectations: Expectations::default(),
+        backoff,
+        records: Mutex::default(),
     });
     {
         let controller = Arc::clone(&controller);
@@ -182,6 +216,65 @@ impl JobController {
                 source,
             }),
         }
+    }
+
+    /// The Job's backoff record with the finished pods `new_finished` tells (`Some(true)` for a
+    /// success, `Some(false)` for a failure) that are not in it yet, among `owned`.
+    fn backoff_record(
+        &self,
+        key: &str,
+        owned: &[Arc<Pod>],
+        new_finished: impl Fn(&Pod) -> Option<bool>,
+    ) -> backoff::Record {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = records.entry(key.to_owned()).or_default();
+        let tracked: HashSet<String> = owned
+            .iter()
+            .filter(|pod| has_tracking(pod))
+            .filter_map(|pod| pod.uid())
+            .collect();
+        kept.seen.retain(|uid| tracked.contains(uid));
+        let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+        for pod in owned.iter().filter(|pod| has_tracking(pod)) {
+            let Some(uid) = pod.uid() else { continue };
+            if kept.seen.contains(&uid) {
+                continue;
+            }
+            let Some(success) = new_finished(pod) else {
+                continue;
+            };
+            let finished = backoff::finished_at(pod);
+            if success {
+                succeeded.push(finished);
+            } else {
+                failed.push(finished);
+            }
+            kept.seen.insert(uid);
+        }
+        kept.record = kept.record.advance(succeeded, failed);
+        kept.record
+    }
+
+    /// Forgets the backoff record of a Job gone or finished.
+    fn forget_backoff(&self, key: &str) {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
+    /// Deletes pods the Job no longer wants (surplus, repeated indexes, a suspended Job's), first
+    /// letting go of their tracking finalizer so that they are not counted as failed (upstream's
+    /// `deleteJobPods`).
+    async fn delete_job_pods(&self, job: &Job, key: &str, pods: &[Arc<Pod>]) -> Result<()> {
+        let released = join_all(
+            pods.iter()
+                .filter(|pod| has_tracking(pod))
+                .map(|pod| self.remove_tracking(pod)),
+        )
+        .await;
+        released.into_iter().collect::<Result<Vec<()>>>()?;
+        self.delete_pods(job, key, pods).await
     }
 
     async fn delete_pods(&self, job: &Job, key: &str, pods: &[Arc<Pod>]) -> Result<()> {

@@ -167,6 +167,46 @@ pub fn add_condition(status: &mut JobStatus, condition: JobCondition) {
     }
 }
 
+/// Sets the condition of `type_` to `status` with `reason` and `message` (a new transition time
+/// when any of them changes), adding it only when true (upstream's `ensureJobConditionStatus`).
+/// Whether the conditions changed.
+pub fn ensure_condition(
+    status: &mut JobStatus,
+    type_: &str,
+    value: &str,
+    reason: &str,
+    message: &str,
+) -> bool {
+    let mut fresh = condition(type_, reason, message);
+    fresh.status = value.to_owned();
+    let conditions = status.conditions.get_or_insert_with(Vec::new);
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(existing) => {
+            let same = existing.status == value
+                && existing.reason.as_deref() == Some(reason)
+                && existing.message.as_deref() == Some(message);
+            if !same {
+                *existing = fresh;
+            }
+            !same
+        }
+        None if value != "False" => {
+            conditions.push(fresh);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Whether the Job has a true condition of `type_`.
+pub fn has_true_condition(status: &JobStatus, type_: &str) -> bool {
+    status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == type_ && c.status == "True")
+}
+
 /// `n` as an API count.
 pub fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
@@ -233,6 +273,45 @@ mod tests {
             Target::recorded(&status).map(|t| t.condition_types()),
             Some(("SuccessCriteriaMet", "Complete"))
         );
+    }
+
+    #[test]
+    fn the_suspended_condition_turns_false_but_is_never_added_false() {
+        let mut status = JobStatus::default();
+        assert!(!ensure_condition(
+            &mut status,
+            "Suspended",
+            "False",
+            "JobResumed",
+            "Job resumed"
+        ));
+        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(0));
+        assert!(ensure_condition(
+            &mut status,
+            "Suspended",
+            "True",
+            "JobSuspended",
+            "Job suspended"
+        ));
+        assert!(has_true_condition(&status, "Suspended"));
+        assert!(!ensure_condition(
+            &mut status,
+            "Suspended",
+            "True",
+            "JobSuspended",
+            "Job suspended"
+        ));
+        assert!(ensure_condition(
+            &mut status,
+            "Suspended",
+            "False",
+            "JobResumed",
+            "Job resumed"
+        ));
+        assert!(!has_true_condition(&status, "Suspended"));
+        let conditions = status.conditions.unwrap_or_default();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].reason.as_deref(), Some("JobResumed"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! does the Job decide whether it ends (a `FailJob` rule, `backoffLimit`, `activeDeadlineSeconds`,
 //! `maxFailedIndexes`, failed indexes, `successPolicy`, completions) or which pods to create or
 //! remove. The interim condition is written first; the final one once no pod is left to count or
-//! terminating.
+//! terminating. Replacements wait out the pod failure backoff; a suspended Job deletes its pods and
+//! stops its deadline, and restarts it when resumed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -16,15 +17,16 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::backoff::remaining_per_index;
 use super::failure_policy;
 use super::indexed::{self, Intervals, index_of, is_indexed};
 use super::per_index;
 use super::rules::{
-    Target, add_condition, condition, count, finished, only_replace_failed,
-    past_backoff_limit_on_failure, pod_failed, want_active,
+    Target, add_condition, condition, count, ensure_condition, finished, has_true_condition,
+    only_replace_failed, past_backoff_limit_on_failure, pod_failed, want_active,
 };
 use super::success_policy;
-use super::{JobController, ORPHAN, has_tracking, phase};
+use super::{JobController, ORPHAN, has_tracking, managed_elsewhere, phase};
 use crate::error::Result;
 use crate::events::{NORMAL, WARNING};
 use crate::pods::{controller_of, is_ready};
@@ -32,6 +34,9 @@ use crate::pods::{controller_of, is_ready};
 fn is_finished(pod: &Pod) -> bool {
     matches!(phase(pod), Some("Succeeded" | "Failed"))
 }
+
+/// The shortest wait the queue takes for a Job (upstream's `syncJobBatchPeriod`).
+const MIN_REQUEUE: Duration = Duration::from_secs(1);
 
 impl JobController {
     pub(super) async fn sync(&self, key: &str) -> Result<()> {
@@ -43,8 +48,14 @@ impl JobController {
         };
         let Some(job) = self.jobs.get(namespace, name) else {
             self.expectations.forget(key);
+            self.forget_backoff(key);
             return Ok(());
         };
+        // Another controller runs it (checked here too: the Job may have been replaced since it
+        // was queued).
+        if managed_elsewhere(&job) {
+            return Ok(());
+        }
         let uid = job.uid().unwrap_or_default();
         let owned: Vec<Arc<Pod>> = self
             .pods
@@ -95,6 +106,23 @@ impl JobController {
         let failed_text = failed_indexes.as_ref().map(ToString::to_string);
         let mut newly = status.failed_indexes != failed_text;
         status.failed_indexes = failed_text;
+
+        // The backoff record with the pods finished since the last pass (upstream's
+        // `getNewFinishedPods`).
+        let record = self.backoff_record(key, &owned, |pod| {
+            let pod_uid = pod.uid().unwrap_or_default();
+            if uncounted_succeeded.contains(&pod_uid)
+                || uncounted_failed.contains(&pod_uid)
+                || (indexed && valid_index(pod).is_none())
+            {
+                return None;
+            }
+            if phase(pod) == Some("Succeeded") {
+                Some(true)
+            } else {
+                is_failed(pod).then_some(false)
+            }
+        });
 
         // 1. Finished pods still holding the finalizer join the uncounted ones (written first, so
         //    a crash between the steps never loses or doubles a count).
@@ -222,6 +250,7 @@ impl JobController {
         let succeeded = succeeded + count(uncounted_succeeded.len());
         let failed = failed + count(uncounted_failed.len());
         if finished(&job) {
+            self.forget_backoff(key);
             status.active = Some(0);
             status.ready = Some(0);
             status.terminating = Some(count(terminating));
@@ -230,13 +259,23 @@ impl JobController {
 
         // 4. Whether the Job ends, else which pods to create or remove.
         let now = Timestamp::now();
-        if status.start_time.is_none() && !spec.suspend.unwrap_or(false) {
+        let suspended = spec.suspend.unwrap_or(false);
+        if status.start_time.is_none() && !suspended {
             status.start_time = Some(Time(now));
         }
+        // A suspended Job's deadline is stopped; a resumed one's starts again now (the start time
+        // is reset below), so suspended time never counts.
+        let resuming = !suspended && has_true_condition(&status, "Suspended");
+        let deadline_start = if resuming {
+            Some(now)
+        } else {
+            status.start_time.as_ref().map(|start| start.0)
+        };
         let over_deadline = spec
             .active_deadline_seconds
-            .zip(status.start_time.as_ref())
-            .map(|(deadline, start)| start.0.as_second() + deadline - now.as_second());
+            .zip(deadline_start)
+            .filter(|_| !suspended)
+            .map(|(deadline, start)| start.as_second() + deadline - now.as_second());
         let target = recorded.or_else(|| {
             let fail_job = policy.and_then(|_| {
                 owned
@@ -297,6 +336,7 @@ impl JobController {
         let mut deleted = 0;
         // Reported once the status saying so is written (a stale pass's write fails instead).
         let mut finished_event = None;
+        let mut suspend_event = None;
         if let Some(target) = target {
             self.delete_pods(&job, key, &active).await?;
             (active_count, ready, deleted) = (0, 0, active.len());
@@ -340,13 +380,23 @@ impl JobController {
             active_count = active.len().min(want);
             // With `podReplacementPolicy: Failed`, a terminating pod is replaced once it failed.
             let held = if only_failed { terminating } else { 0 };
+            // Replacements of failed pods wait out the backoff: the whole Job's, or each index's
+            // with `backoffLimitPerIndex`.
+            let job_wait = if per_index {
+                Duration::ZERO
+            } else {
+                record.remaining(&self.backoff, now)
+            };
+            let mut wait = None;
             if !extra.is_empty() {
                 // Deletions first; creations wait for the next pass (upstream's order).
-                self.delete_pods(&job, key, &extra).await?;
+                self.delete_job_pods(&job, key, &extra).await?;
                 deleted = extra.len();
+            } else if active.len() + held < want && !job_wait.is_zero() {
+                wait = Some(job_wait);
             } else if active.len() + held < want {
                 let room = want - active.len() - held;
-                let indexes: Vec<Option<i32>> = if indexed {
+                let mut indexes: Vec<Option<i32>> = if indexed {
                     let mut taken = completed.clone();
                     if let Some(failed) = &failed_indexes {
                         taken = taken.merge(failed);
@@ -365,6 +415,17 @@ impl JobController {
                 } else {
                     vec![None; room]
                 };
+                if per_index {
+                    let (ready, waiting): (Vec<_>, Vec<_>) = indexes
+                        .into_iter()
+                        .map(|ix| {
+                            let last = ix.and_then(|ix| delayed.get(&ix)).map(|pod| &**pod);
+                            (ix, remaining_per_index(&self.backoff, last, now))
+                        })
+                        .partition(|(_, left)| left.is_zero());
+                    wait = waiting.iter().map(|(_, left)| *left).min();
+                    indexes = ready.into_iter().map(|(ix, _)| ix).collect();
+                }
                 active_count = active.len() + indexes.len();
                 let counts = per_index.then(|| {
                     indexes
@@ -390,8 +451,32 @@ impl JobController {
                     )
                 });
                 surplus.truncate(active.len() - want);
-                self.delete_pods(&job, key, &surplus).await?;
+                self.delete_job_pods(&job, key, &surplus).await?;
                 deleted = surplus.len();
+            }
+            if let Some(wait) = wait {
+                self.queue.add_after(key.to_owned(), wait.max(MIN_REQUEUE));
+            }
+            // The `Suspended` condition follows `spec.suspend`; resuming restarts the deadline.
+            if suspended {
+                if ensure_condition(
+                    &mut status,
+                    "Suspended",
+                    "True",
+                    "JobSuspended",
+                    "Job suspended",
+                ) {
+                    suspend_event = Some(("Suspended", "Job suspended"));
+                }
+            } else if ensure_condition(
+                &mut status,
+                "Suspended",
+                "False",
+                "JobResumed",
+                "Job resumed",
+            ) {
+                suspend_event = Some(("Resumed", "Job resumed"));
+                status.start_time = Some(Time(now));
             }
             if let Some(left) = over_deadline.filter(|left| *left > 0) {
                 self.queue.add_after(
@@ -406,6 +491,9 @@ impl JobController {
         self.write_if_changed(&job, status).await?;
         if let Some((kind, reason, message)) = finished_event {
             self.recorder.event(&*job, kind, &reason, &message);
+        }
+        if let Some((reason, message)) = suspend_event {
+            self.recorder.event(&*job, NORMAL, reason, message);
         }
         Ok(())
     }

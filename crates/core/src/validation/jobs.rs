@@ -2,7 +2,8 @@
 //! counts, completion modes, `backoffLimitPerIndex` and `maxFailedIndexes` (Indexed only),
 //! `podFailurePolicy` rules (actions, exit code requirements, pod condition patterns, `Never`
 //! restarts), `successPolicy` rules (Indexed only, index ranges within `completions`),
-//! `podReplacementPolicy`, the pod template and its restart policy.
+//! `podReplacementPolicy`, `managedBy` (a domain-prefixed path of at most 63 characters), the pod
+//! template and its restart policy.
 
 use std::collections::BTreeSet;
 
@@ -28,6 +29,10 @@ const MAX_INDEXED_PARALLELISM: i64 = 100_000;
 const COMPLETIONS_SOFT_LIMIT: i64 = 100_000;
 /// The tighter limit on `parallelism` and `maxFailedIndexes` above the soft limit.
 const HIGH_COMPLETIONS_LIMIT: i64 = 10_000;
+/// Longest `managedBy`.
+const MAX_MANAGED_BY_LENGTH: usize = 63;
+/// Characters of an HTTP path (RFC 3986), as upstream's `httpPathFmt`.
+const HTTP_PATH_FORMAT: &str = "[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+";
 
 const ACTIONS: [&str; 4] = ["Count", "FailIndex", "FailJob", "Ignore"];
 const OPERATORS: [&str; 2] = ["In", "NotIn"];
@@ -112,6 +117,9 @@ pub fn job_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
             &field("backoffLimitPerIndex"),
             "when maxFailedIndexes is specified",
         ));
+    }
+    if let Some(manager) = spec.get("managedBy").and_then(Value::as_str) {
+        managed_by(manager, &field("managedBy"), causes);
     }
     let mode = spec
         .get("completionMode")
@@ -230,6 +238,44 @@ pub fn job_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
             &restart_field,
             &json!(restart),
             "only \"Never\" is supported when podFailurePolicy is specified",
+        ));
+    }
+}
+
+/// `managedBy`: a domain-prefixed path (upstream's `IsDomainPrefixedPath`), at most 63 characters.
+fn managed_by(manager: &str, field: &str, causes: &mut Vec<Cause>) {
+    domain_prefixed_path(manager, field, causes);
+    if manager.len() > MAX_MANAGED_BY_LENGTH {
+        causes.push(Cause::too_long(field, MAX_MANAGED_BY_LENGTH));
+    }
+}
+
+/// Upstream's `IsDomainPrefixedPath`: an RFC 1123 subdomain, `/`, and HTTP path characters.
+fn domain_prefixed_path(value: &str, field: &str, causes: &mut Vec<Cause>) {
+    if value.is_empty() {
+        causes.push(Cause::required(field, ""));
+        return;
+    }
+    let Some((host, path)) = value
+        .split_once('/')
+        .filter(|(h, p)| !h.is_empty() && !p.is_empty())
+    else {
+        causes.push(Cause::invalid(
+            field,
+            &json!(value),
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        ));
+        return;
+    };
+    for problem in names::dns_subdomain(host) {
+        causes.push(Cause::invalid(field, &json!(host), &problem));
+    }
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c);
+    if !path.chars().all(path_char) {
+        causes.push(Cause::invalid(
+            field,
+            &json!(path),
+            &format!("Invalid path (regex used for validation is '{HTTP_PATH_FORMAT}')"),
         ));
     }
 }
@@ -717,6 +763,62 @@ mod tests {
             indexes_total("3-3", 5),
             Err("non-increasing order, previous: 3, current: 3".to_owned())
         );
+    }
+
+    #[test]
+    fn managed_by_is_a_short_domain_prefixed_path() {
+        assert_eq!(
+            problems(json!({"managedBy": "kubernetes.io/job-controller"})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(json!({"managedBy": "example.com/custom"})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(json!({"managedBy": "custom"})),
+            [
+                "spec.managedBy: Invalid value: \"custom\": must be a domain-prefixed path (such as \"acme.io/foo\")"
+            ]
+        );
+        assert_eq!(
+            problems(json!({"managedBy": ""})),
+            ["spec.managedBy: Required value"]
+        );
+        assert_eq!(
+            problems(json!({"managedBy": "Example.com/a b"})),
+            [
+                "spec.managedBy: Invalid value: \"Example.com\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                "spec.managedBy: Invalid value: \"a b\": Invalid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')",
+            ]
+        );
+        let long = format!("example.com/{}", "a".repeat(60));
+        assert_eq!(
+            problems(json!({"managedBy": long})),
+            ["spec.managedBy: Too long: may not be more than 63 bytes"]
+        );
+    }
+
+    #[test]
+    fn managed_by_is_immutable() {
+        let job = |manager: Option<&str>| {
+            json!({"spec": {"managedBy": manager,
+                "template": {"spec": {"restartPolicy": "Never", "containers": []}}}})
+        };
+        for (old, new) in [
+            (None, Some("example.com/custom")),
+            (Some("example.com/custom"), Some("example.com/other")),
+        ] {
+            let lines: Vec<String> = validate_update(info(), &job(old), &job(new))
+                .iter()
+                .map(|cause| cause.line())
+                .collect();
+            let expected = format!(
+                "spec.managedBy: Invalid value: {}: field is immutable",
+                serde_json::to_string(&new).unwrap_or_default()
+            );
+            assert!(lines.contains(&expected), "{lines:?}");
+        }
     }
 
     #[test]

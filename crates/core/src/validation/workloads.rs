@@ -325,6 +325,7 @@ pub fn workload_update(resource: &str, old: &Value, new: &Value, causes: &mut Ve
             immutable("/spec/completionMode", causes);
             immutable("/spec/podFailurePolicy", causes);
             immutable("/spec/backoffLimitPerIndex", causes);
+            immutable("/spec/managedBy", causes);
             immutable("/spec/successPolicy", causes);
             let indexed =
                 new.pointer("/spec/completionMode").and_then(Value::as_str) == Some("Indexed");

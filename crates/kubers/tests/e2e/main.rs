@@ -16,6 +16,7 @@ mod durability;
 mod endpoints;
 mod events;
 mod indexed_jobs;
+mod job_control;
 mod job_policies;
 mod jobs;
 mod join;
