@@ -1,20 +1,23 @@
 //! API load: the workload of `kbench.py api` (16 concurrent clients, 2,000 ConfigMaps of 1 KiB:
-//! CREATE, GET, LIST three ways, merge PATCH, DELETE) driven from Rust, so that the client is not the
-//! limit the Python tool is on two cores. Prints ops/s and p50/p99 per verb, the server's CPU
-//! seconds per phase and its RSS.
+//! CREATE, GET, LIST three ways, merge PATCH, DELETE, with kbench's names, labels and bodies) driven
+//! from Rust, so that the client is not the limit the Python tool is on two cores. Prints ops/s and
+//! p50/p99 per verb, the CPU seconds the server and this client used in each phase, and the server's
+//! RSS.
 //!
 //! `cargo bench -p kubers --bench api_load [-- --n 2000 --concurrency 16]`. Starts a release
 //! `kubers server --disable-agent` (embedded SQLite) on 127.0.0.1. Requests are JSON over HTTPS,
-//! HTTP/1.1 keep-alive, like kbench; bodies are read in full and not decoded.
+//! HTTP/1.1 keep-alive, one connection per concurrent client like kbench's pool; bodies are read in
+//! full and not decoded.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, stream};
-use http::{Method, Request};
+use bytes::Bytes;
+use http::Method;
+use kubers_testkit::http1::{Connection, Target};
 use kubers_testkit::process::{cpu_time, rss_kib};
 use kubers_testkit::server::TestServer;
-use kubers_testkit::simulated::client_for;
 use serde_json::json;
 
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -45,90 +48,131 @@ fn main() -> BenchResult {
 }
 
 async fn run(server: &TestServer, n: usize, concurrency: usize) -> BenchResult {
-    let client = client_for(&server.kubeconfig()).await?;
+    let target = Target::admin_of(server)?;
     let pid = server.pid();
     tokio::time::sleep(Duration::from_secs(5)).await;
     println!("server RSS idle: {:.1} MiB", rss_kib(pid) as f64 / 1024.0);
+    let namespace =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
     send(
-        &client,
+        &mut target.connect().await?,
         Method::POST,
-        "/api/v1/namespaces".to_owned(),
-        Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})),
+        "/api/v1/namespaces",
+        Some(Bytes::from(namespace.to_string())),
     )
     .await?;
     println!("{n} ConfigMaps of 1 KiB, {concurrency} concurrent requests");
-    println!("| verb | ops/s | p50 ms | p99 ms | server CPU s |");
-    println!("|---|---|---|---|---|");
+    println!("| verb | ops/s | p50 ms | p99 ms | server CPU s | client CPU s |");
+    println!("|---|---|---|---|---|---|");
     let base = format!("/api/v1/namespaces/{NAMESPACE}/configmaps");
+    let name = |i: usize| format!("cm-{i:06}");
     let payload = "x".repeat(1024);
     let creates = (0..n).map(|i| {
         let body = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("cm-{i:05}")}, "data": {"payload": payload}});
-        (Method::POST, base.clone(), Some(body))
+            "metadata": {"name": name(i), "labels": {"app": "kbench"}},
+            "data": {"payload": payload}});
+        (
+            Method::POST,
+            base.clone(),
+            Some(Bytes::from(body.to_string())),
+        )
     });
-    phase(&client, pid, "CREATE", concurrency, creates.collect()).await?;
-    let gets = (0..n).map(|i| (Method::GET, format!("{base}/cm-{i:05}"), None));
-    phase(&client, pid, "GET", concurrency, gets.collect()).await?;
+    phase(&target, pid, "CREATE", concurrency, creates.collect()).await?;
+    let gets = (0..n).map(|i| (Method::GET, format!("{base}/{}", name(i)), None));
+    phase(&target, pid, "GET", concurrency, gets.collect()).await?;
     let lists = (0..LIST_REPS).map(|_| (Method::GET, base.clone(), None));
-    phase(&client, pid, "LIST (all)", 1, lists.collect()).await?;
+    phase(&target, pid, "LIST (all)", 1, lists.collect()).await?;
     let lists = (0..LIST_REPS).map(|_| (Method::GET, format!("{base}?resourceVersion=0"), None));
-    phase(&client, pid, "LIST resourceVersion=0", 1, lists.collect()).await?;
-    paged(&client, pid, &base).await?;
+    phase(&target, pid, "LIST resourceVersion=0", 1, lists.collect()).await?;
+    paged(&target, pid, &base).await?;
     let patches = (0..n).map(|i| {
-        let body = json!({"metadata": {"labels": {"patched": "yes"}}});
-        (Method::PATCH, format!("{base}/cm-{i:05}"), Some(body))
+        let body = json!({"data": {"patched": i.to_string()}});
+        let path = format!("{base}/{}", name(i));
+        (Method::PATCH, path, Some(Bytes::from(body.to_string())))
     });
     phase(
-        &client,
+        &target,
         pid,
         "PATCH (merge)",
         concurrency,
         patches.collect(),
     )
     .await?;
-    let deletes = (0..n).map(|i| (Method::DELETE, format!("{base}/cm-{i:05}"), None));
-    phase(&client, pid, "DELETE", concurrency, deletes.collect()).await?;
+    let deletes = (0..n).map(|i| (Method::DELETE, format!("{base}/{}", name(i)), None));
+    phase(&target, pid, "DELETE", concurrency, deletes.collect()).await?;
     println!("server RSS after: {:.1} MiB", rss_kib(pid) as f64 / 1024.0);
     Ok(())
 }
 
-type Call = (Method, String, Option<serde_json::Value>);
+type Call = (Method, String, Option<Bytes>);
 
-/// Runs `calls` with `concurrency` in flight and prints the verb's row.
+/// Runs `calls` on `concurrency` connections, one request at a time on each, and prints the verb's
+/// row.
 async fn phase(
-    client: &kube::Client,
+    target: &Target,
     pid: u32,
     verb: &str,
     concurrency: usize,
     calls: Vec<Call>,
 ) -> BenchResult {
     let count = calls.len();
-    let cpu = cpu_time(pid).as_secs_f64();
+    let mut connections = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        connections.push(target.connect().await?);
+    }
+    let queue = Arc::new(Mutex::new(calls.into_iter()));
+    let cpu = Cpu::now(pid);
     let started = Instant::now();
-    let results: Vec<BenchResult<Duration>> = stream::iter(calls)
-        .map(|(method, path, body)| async move {
-            let sent = Instant::now();
-            send(client, method, path, body).await?;
-            Ok(sent.elapsed())
+    let workers = connections.into_iter().map(|mut connection| {
+        let queue = Arc::clone(&queue);
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let next = queue.lock().map_err(|_| "poisoned queue")?.next();
+                let Some((method, path, body)) = next else {
+                    return BenchResult::Ok(latencies);
+                };
+                let sent = Instant::now();
+                send(&mut connection, method, &path, body).await?;
+                latencies.push(sent.elapsed());
+            }
         })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let elapsed = started.elapsed();
-    let mut latencies = results.into_iter().collect::<BenchResult<Vec<_>>>()?;
-    print_row(
-        verb,
-        count,
-        elapsed,
-        &mut latencies,
-        cpu_time(pid).as_secs_f64() - cpu,
-    );
+    });
+    let mut latencies = Vec::with_capacity(count);
+    for worker in futures::future::join_all(workers).await {
+        latencies.extend(worker??);
+    }
+    print_row(verb, count, started.elapsed(), &mut latencies, cpu.since());
     Ok(())
 }
 
+/// CPU seconds used by the server and by this benchmark process.
+struct Cpu {
+    pid: u32,
+    server: f64,
+    client: f64,
+}
+
+impl Cpu {
+    fn now(pid: u32) -> Cpu {
+        Cpu {
+            pid,
+            server: cpu_time(pid).as_secs_f64(),
+            client: cpu_time(std::process::id()).as_secs_f64(),
+        }
+    }
+
+    /// (server, client) CPU seconds since `self`.
+    fn since(&self) -> (f64, f64) {
+        let now = Cpu::now(self.pid);
+        (now.server - self.server, now.client - self.client)
+    }
+}
+
 /// The paged LIST: every page of `limit=500`, `LIST_REPS` times; latency per page.
-async fn paged(client: &kube::Client, pid: u32, base: &str) -> BenchResult {
-    let cpu = cpu_time(pid).as_secs_f64();
+async fn paged(target: &Target, pid: u32, base: &str) -> BenchResult {
+    let mut connection = target.connect().await?;
+    let cpu = Cpu::now(pid);
     let started = Instant::now();
     let mut latencies = Vec::new();
     for _ in 0..LIST_REPS {
@@ -136,7 +180,7 @@ async fn paged(client: &kube::Client, pid: u32, base: &str) -> BenchResult {
         loop {
             let path = format!("{base}?limit={PAGE_LIMIT}&continue={token}");
             let sent = Instant::now();
-            let body = send(client, Method::GET, path, None).await?;
+            let body = send(&mut connection, Method::GET, &path, None).await?;
             latencies.push(sent.elapsed());
             let page: serde_json::Value = serde_json::from_slice(&body)?;
             match page["metadata"]["continue"].as_str() {
@@ -151,12 +195,18 @@ async fn paged(client: &kube::Client, pid: u32, base: &str) -> BenchResult {
         count,
         started.elapsed(),
         &mut latencies,
-        cpu_time(pid).as_secs_f64() - cpu,
+        cpu.since(),
     );
     Ok(())
 }
 
-fn print_row(verb: &str, count: usize, elapsed: Duration, latencies: &mut [Duration], cpu: f64) {
+fn print_row(
+    verb: &str,
+    count: usize,
+    elapsed: Duration,
+    latencies: &mut [Duration],
+    (server_cpu, client_cpu): (f64, f64),
+) {
     latencies.sort();
     let at = |fraction: f64| {
         let index = ((latencies.len() as f64 * fraction).ceil() as usize).saturating_sub(1);
@@ -165,7 +215,7 @@ fn print_row(verb: &str, count: usize, elapsed: Duration, latencies: &mut [Durat
             .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
     };
     println!(
-        "| {verb} | {:.0} | {:.1} | {:.1} | {cpu:.2} |",
+        "| {verb} | {:.0} | {:.1} | {:.1} | {server_cpu:.2} | {client_cpu:.2} |",
         count as f64 / elapsed.as_secs_f64(),
         at(0.50),
         at(0.99),
@@ -174,32 +224,21 @@ fn print_row(verb: &str, count: usize, elapsed: Duration, latencies: &mut [Durat
 
 /// Sends one request and reads the whole answer; anything but a 2xx is an error.
 async fn send(
-    client: &kube::Client,
+    connection: &mut Connection,
     method: Method,
-    path: String,
-    body: Option<serde_json::Value>,
-) -> BenchResult<Vec<u8>> {
+    path: &str,
+    body: Option<Bytes>,
+) -> BenchResult<Bytes> {
     let content_type = if method == Method::PATCH {
         "application/merge-patch+json"
     } else {
         "application/json"
     };
-    let body = body
-        .map(|value| value.to_string().into_bytes())
-        .unwrap_or_default();
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .header(http::header::ACCEPT, "application/json")
-        .body(body)?;
-    let response = client.send(request.map(kube::client::Body::from)).await?;
-    let status = response.status();
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await?
-        .to_bytes();
+    let (status, bytes) = connection
+        .send(method, path, body.map(|body| (content_type, body)))
+        .await?;
     if !status.is_success() {
         return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)).into());
     }
-    Ok(bytes.to_vec())
+    Ok(bytes)
 }

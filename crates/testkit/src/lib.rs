@@ -7,6 +7,7 @@ pub mod agent;
 pub mod cluster;
 pub mod etcd;
 pub mod grpc_health;
+pub mod http1;
 pub mod images;
 pub mod netns;
 pub mod process;

@@ -62,6 +62,11 @@ impl TestServer {
         self.dir.path().join("kubeconfig.yaml")
     }
 
+    /// The directory of the server's CA, serving and admin certificates and keys.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.dir.path().join("data/server/tls")
+    }
+
     /// The HTTPS port.
     pub fn port(&self) -> u16 {
         self.port
