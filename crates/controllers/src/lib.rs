@@ -2,8 +2,10 @@
 //! informer caches, queues keys in rate-limited work queues and writes through the API server.
 //!
 //! - [`manager`]: the controller manager elected through the Lease
-//!   `kube-system/kube-controller-manager` ([`leader_election`], which the scheduler uses too).
-//! - [`informer`], [`queue`], [`events`], [`discovery`]: the shared machinery.
+//!   `kube-system/kube-controller-manager` ([`kubers_client::leader_election`], which the
+//!   scheduler uses too).
+//! - [`informer`], [`queue`], [`discovery`]: the shared machinery; events, retries and leader
+//!   election come from [`kubers_client`], shared with the scheduler and the kubelet.
 //! - [`namespace`]: empties terminating namespaces and finalizes them.
 //! - [`garbage_collector`]: deletes dependents of deleted owners (background, foreground, orphan).
 //! - [`service_account`], [`root_ca`]: the `default` ServiceAccount and the `kube-root-ca.crt`
@@ -35,13 +37,11 @@ pub mod discovery;
 pub mod disruption;
 pub mod endpoints;
 pub mod error;
-pub mod events;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod history;
 pub mod informer;
 pub mod job;
-pub mod leader_election;
 pub mod local_path;
 pub mod manager;
 pub mod namespace;
@@ -57,7 +57,6 @@ pub mod pvc_protection;
 pub mod queue;
 pub mod replica_set;
 pub mod resource_quota;
-pub mod retry;
 pub mod root_ca;
 pub mod selector;
 pub mod service_account;
@@ -117,7 +116,7 @@ pub fn client(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
     ));
-    retry::client(config)
+    kubers_client::retry::client(config)
 }
 
 /// Settings shared by the controllers.

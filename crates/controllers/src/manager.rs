@@ -7,7 +7,8 @@
 //! manager campaigns again. Upstream's kube-controller-manager exits the process instead; see
 //! `docs/adr/008-controller-manager-leader-election.md`.
 
-use crate::leader_election::{self, Election};
+use kubers_client::leader_election::{self, Election};
+
 use crate::{ControllerConfig, run};
 
 /// The Lease, and the source component of its events.
@@ -16,7 +17,7 @@ pub const LEASE_NAME: &str = "kube-controller-manager";
 /// Runs forever: campaigns for the lease as `identity` (see [`leader_election::identity`]) and
 /// runs the controllers with clients from `kube` while holding it.
 pub async fn run_elected(kube: kube::Config, config: ControllerConfig, identity: String) {
-    let client = match crate::retry::client(kube.clone()) {
+    let client = match kubers_client::retry::client(kube.clone()) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "cannot create the controller manager's client");
@@ -49,7 +50,7 @@ impl Term {
         };
         let client = {
             let _entered = runtime.enter();
-            crate::retry::client(kube.clone())
+            kubers_client::retry::client(kube.clone())
         };
         match client {
             Ok(client) => {

@@ -16,10 +16,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kubers_client::events::{NORMAL, Recorder};
 use serde_json::json;
 
 use crate::error::{Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder};
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::tolerates;
 use crate::queue::{WorkQueue, run_workers};

@@ -8,9 +8,9 @@ use futures::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 use kube::{Resource, ResourceExt};
+use kubers_client::events::{NORMAL, Recorder};
 
 use crate::error::{Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder};
 use crate::expectations::Expectations;
 use crate::queue::key_of;
 

@@ -5,8 +5,7 @@
 //! again for about two minutes while the API server cannot be reached; errors are only logged.
 
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
-use kubers_controllers::events::{Sink, SinkConfig};
-use kubers_core::events::{Source, new_event};
+use kubers_core::events::Source;
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,30 +26,21 @@ impl EventType {
 }
 
 /// Writes events for this node's kubelet.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Recorder {
-    sink: Sink,
-    source: Source,
-}
-
-impl std::fmt::Debug for Recorder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
+    inner: kubers_client::events::Recorder,
 }
 
 impl Recorder {
     /// A recorder for the kubelet of `node_name`.
     pub fn new(client: kube::Client, node_name: String) -> Self {
+        let source = Source {
+            component: "kubelet".into(),
+            host: Some(node_name.clone()),
+            instance: node_name,
+        };
         Recorder {
-            sink: Sink::new(client, SinkConfig::default()),
-            source: Source {
-                component: "kubelet".into(),
-                host: Some(node_name.clone()),
-                instance: node_name,
-            },
+            inner: kubers_client::events::Recorder::with_source(client, source),
         }
     }
 
@@ -77,9 +67,8 @@ impl Recorder {
             resource_version: pod.metadata.resource_version.clone(),
             field_path: container.map(|container| container_field_path(pod, container)),
         };
-        let now = self.sink.now();
-        let event = new_event(reference, &self.source, kind.as_str(), reason, message, now);
-        self.sink.send(event);
+        self.inner
+            .event_for(reference, kind.as_str(), reason, message);
     }
 }
 

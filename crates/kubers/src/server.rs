@@ -156,7 +156,7 @@ async fn run_in_cluster_components(
         tokio::spawn(kubers_controllers::manager::run_elected(
             with_user_agent(&kube_config, "kube-controller-manager"),
             controllers,
-            kubers_controllers::leader_election::identity(&host),
+            kubers_client::leader_election::identity(&host),
         ))
     });
     if scheduler {

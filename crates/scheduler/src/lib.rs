@@ -6,8 +6,8 @@
 //!   assumed pods), [`plugins`] (upstream's filters and scores), [`algorithm`] (one decision),
 //!   [`preemption`], [`queue`] (priority queue with backoff).
 //! - I/O: [`informers`] (watches), [`scheduler`] (the loop and bindings), [`writer`] (events,
-//!   conditions, evictions); the Lease through the controller manager's
-//!   [`kubers_controllers::leader_election`].
+//!   conditions, evictions); the Lease through [`kubers_client::leader_election`], shared with the
+//!   controller manager.
 
 pub mod algorithm;
 pub mod cache;
@@ -19,7 +19,7 @@ pub mod queue;
 pub mod scheduler;
 pub mod writer;
 
-use kubers_controllers::leader_election::{self, Election, Spawned};
+use kubers_client::leader_election::{self, Election, Spawned};
 use model::pod::DEFAULT_SCHEDULER;
 
 /// Settings of the scheduler.
@@ -58,7 +58,7 @@ pub fn start_on_own_threads(
         .build()?;
     let client = {
         let _entered = runtime.enter();
-        kubers_controllers::retry::client(kube).map_err(std::io::Error::other)?
+        kubers_client::retry::client(kube).map_err(std::io::Error::other)?
     };
     std::thread::Builder::new()
         .name("scheduler".into())

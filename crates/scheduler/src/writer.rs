@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{Event, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kubers_controllers::events::{Sink, SinkConfig};
+use kubers_client::events::{Sink, SinkConfig};
 use kubers_core::events::{Source, new_event as core_event, truncate_message};
 use serde_json::json;
 use tokio::sync::{Semaphore, mpsc};

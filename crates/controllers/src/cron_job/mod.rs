@@ -22,9 +22,9 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Resource, ResourceExt};
+use kubers_client::events::{NORMAL, Recorder, WARNING};
 
 use crate::error::{Context, Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder, WARNING};
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::controller_of;
 use crate::queue::{WorkQueue, run_workers};

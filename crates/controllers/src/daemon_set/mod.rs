@@ -20,10 +20,10 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams};
+use kubers_client::events::{NORMAL, Recorder};
 
 use crate::deployment::util::scaled_value;
 use crate::error::{Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder};
 use crate::expectations::Expectations;
 use crate::history::History;
 use crate::informer::{Change, Informer, Informers};

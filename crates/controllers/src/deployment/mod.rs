@@ -13,10 +13,10 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
+use kubers_client::events::Recorder;
 use serde_json::json;
 
 use crate::error::{Context, Error, Result, is_not_found};
-use crate::events::Recorder;
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::{controller_of, controller_reference};
 use crate::queue::{WorkQueue, run_workers};
@@ -188,7 +188,7 @@ impl DeploymentController {
         if selector.is_everything() {
             self.recorder.event(
                 &deployment,
-                crate::events::WARNING,
+                kubers_client::events::WARNING,
                 "SelectingAll",
                 "This deployment is selecting all pods. A non-empty selector is required.",
             );

@@ -17,9 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
+use kubers_client::events::{NORMAL, Recorder, WARNING};
 
 use crate::error::{Context, Error, Result, is_conflict};
-use crate::events::{NORMAL, Recorder, WARNING};
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::controller_of;
 use crate::queue::{WorkQueue, run_workers};

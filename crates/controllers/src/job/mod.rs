@@ -27,10 +27,10 @@ use k8s_openapi::api::batch::v1::{Job, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kubers_client::events::{NORMAL, Recorder, WARNING};
 use serde_json::json;
 
 use crate::error::{Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder, WARNING};
 use crate::expectations::Expectations;
 use crate::informer::{Change, Informer, Informers};
 use crate::pod_control::PodControl;

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
+use kubers_client::events::{NORMAL, WARNING};
 
 use super::backoff::remaining_per_index;
 use super::failure_policy;
@@ -28,7 +29,6 @@ use super::rules::{
 use super::success_policy;
 use super::{JobController, ORPHAN, has_tracking, managed_elsewhere, phase};
 use crate::error::Result;
-use crate::events::{NORMAL, WARNING};
 use crate::pods::{controller_of, is_ready};
 
 fn is_finished(pod: &Pod) -> bool {

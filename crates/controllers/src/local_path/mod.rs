@@ -21,6 +21,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
+use kubers_client::events::{NORMAL, Recorder, WARNING};
 use kubers_core::volumes::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_DYNAMICALLY_PROVISIONED, ANN_SELECTED_NODE,
     ANN_STORAGE_PROVISIONER, LABEL_HOSTNAME, claim_class, claim_volume_name, reclaim_policy,
@@ -28,7 +29,6 @@ use kubers_core::volumes::{
 };
 
 use crate::error::{Error, Result};
-use crate::events::{NORMAL, Recorder, WARNING};
 use crate::informer::{Change, Informer, Informers};
 use crate::persistent_volume::claim_reference;
 use crate::queue::{WorkQueue, run_workers};

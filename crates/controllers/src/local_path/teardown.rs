@@ -16,12 +16,12 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kubers_client::events::WARNING;
 use kubers_core::volumes::LABEL_HOSTNAME;
 use tokio::time::Instant;
 
 use super::{Key, Provisioner, SELECTED_NODE_ANNOTATION, to_delete};
 use crate::error::{Error, Result, is_not_found};
-use crate::events::WARNING;
 
 /// The namespace helper pods run in (k3s runs the provisioner in `kube-system`).
 pub const HELPER_NAMESPACE: &str = "kube-system";

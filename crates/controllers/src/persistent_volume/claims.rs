@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::ResourceExt;
+use kubers_client::events::{NORMAL, WARNING};
 use kubers_core::volumes::{
     ANN_BETA_STORAGE_PROVISIONER, ANN_BIND_COMPLETED, ANN_BOUND_BY_CONTROLLER, ANN_SELECTED_NODE,
     ANN_STORAGE_PROVISIONER, check_volume_satisfies_claim, claim_class, claim_has_class,
@@ -15,7 +16,6 @@ use kubers_core::volumes::{
 
 use super::Controller;
 use crate::error::{Error, Result};
-use crate::events::{NORMAL, WARNING};
 
 /// Upstream's message for a claim with nothing to bind to and no class to provision from.
 pub const NO_VOLUMES: &str =

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::ResourceExt;
+use kubers_client::events::Recorder;
 
 use crate::error::Result;
-use crate::events::Recorder;
 use crate::informer::{Change, Informer, Informers};
 use crate::queue::{WorkQueue, run_workers};
 use fresh::Fresh;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Preconditions};
+use kubers_client::events::WARNING;
 use kubers_core::volumes::{
     ANN_BOUND_BY_CONTROLLER, ANN_DYNAMICALLY_PROVISIONED, claim_volume_name, reclaim_policy,
     volume_mode_mismatch, volume_phase,
@@ -16,7 +17,6 @@ use kubers_core::volumes::{
 
 use super::{Controller, Key};
 use crate::error::{Context, Result, is_not_found};
-use crate::events::WARNING;
 
 fn annotation<'a>(volume: &'a PersistentVolume, key: &str) -> Option<&'a str> {
     volume

@@ -14,11 +14,11 @@ use futures::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kubers_client::events::{NORMAL, Recorder, WARNING};
 use serde_json::json;
 
 use self::workload::{ReplicaStatus, Workload};
 use crate::error::{Context, Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder, WARNING};
 use crate::expectations::Expectations;
 use crate::informer::{Change, Informer, Informers};
 use crate::pods::{

@@ -18,9 +18,9 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, PostParams};
+use kubers_client::events::{NORMAL, Recorder};
 
 use crate::error::{Error, Result, is_not_found};
-use crate::events::{NORMAL, Recorder};
 use crate::history::{self, History};
 use crate::informer::{Informer, Informers};
 use crate::pods::{controller_of, controller_reference, from_template, is_available, is_ready};

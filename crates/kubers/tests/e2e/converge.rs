@@ -1,6 +1,6 @@
-//! Waiting for controllers: a kubectl command repeated until its output says the cluster
-//! converged (a safety net of two minutes for a broken controller, not a latency assertion), and the
-//! simulated nodes pods run on.
+//! Waiting for controllers, for every controller and scheduler test: a kubectl command repeated
+//! until its output says the cluster converged (a safety net of two minutes for a broken
+//! controller, not a latency assertion), applying manifests, and the simulated nodes pods run on.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

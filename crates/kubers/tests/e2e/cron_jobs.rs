@@ -5,6 +5,7 @@
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

@@ -1,6 +1,7 @@
 //! The DaemonSet controller inside `kubers server`: one pod per node its selector admits, pinned
 //! to the node, replaced when deleted.
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

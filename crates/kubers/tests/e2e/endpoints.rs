@@ -1,6 +1,7 @@
 //! The endpoints controllers inside `kubers server`: a Service publishes the addresses of its
 //! ready pods as Endpoints and EndpointSlices.
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

@@ -1,6 +1,7 @@
 //! The Job controller inside `kubers server`: completions, the backoff limit, the TTL after
 //! finishing and orphaned pods, with tests setting pod phases as a kubelet would.
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

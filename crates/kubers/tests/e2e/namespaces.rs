@@ -2,6 +2,7 @@
 //! namespace gets its default ServiceAccount and the root CA ConfigMap; a deleted one waits for
 //! everything in it, finalizers included. No node runs pods here: the checks are about objects.
 
+use crate::converge::until;
 use crate::workloads::*;
 use crate::*;
 

@@ -2,7 +2,7 @@
 //! node whose kubelet never reports goes Unknown, is tainted, and loses the pods that do not
 //! tolerate that.
 
-use crate::workloads::*;
+use crate::converge::{apply, until};
 use crate::*;
 
 #[test]

@@ -1,6 +1,7 @@
 //! ReplicaSets and ReplicationControllers keep their pods (pods stay Pending: no node runs
 //! them), and deleting an owner cascades to its pods as the propagation policy says.
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

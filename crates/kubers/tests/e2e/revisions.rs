@@ -6,6 +6,7 @@ use std::path::Path;
 
 use kubers_testkit::server::TestServer;
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

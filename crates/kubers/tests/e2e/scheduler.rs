@@ -7,8 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kubers_testkit::server::TestServer;
-use kubers_testkit::simulated::{NodeTemplate, SimulatedNodes};
+use kubers_testkit::simulated::NodeTemplate;
 
+use crate::converge::{apply, simulate};
 use crate::*;
 
 /// Waits (up to a minute) until `check` returns something.
@@ -25,17 +26,6 @@ fn eventually<T>(server: &TestServer, what: &str, mut check: impl FnMut() -> Opt
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn simulate(server: &TestServer, nodes: Vec<NodeTemplate>) -> SimulatedNodes {
-    let simulated = SimulatedNodes::start(&server.kubeconfig()).expect("simulator starts");
-    simulated.add(nodes).expect("simulated nodes register");
-    simulated
-}
-
-fn apply(server: &TestServer, kubectl: &Path, manifest: &str) {
-    let output = run(server, kubectl, &["apply", "-f", "-"], Some(manifest));
-    assert!(output.status.success(), "{}", text(&output));
 }
 
 fn field(server: &TestServer, kubectl: &Path, pod: &str, path: &str) -> String {

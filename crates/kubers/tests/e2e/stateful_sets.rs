@@ -1,6 +1,7 @@
 //! The StatefulSet controller inside `kubers server`: ordered starts, stable names, hostnames and
 //! claims, and scaling down from the highest ordinal.
 
+use crate::converge::{apply, until};
 use crate::workloads::*;
 use crate::*;
 

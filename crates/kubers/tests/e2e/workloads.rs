@@ -1,50 +1,17 @@
-//! Helpers shared by the workload controller tests (`cron_jobs`, `indexed_jobs`, `revisions`):
-//! converging on kubectl output, applying manifests, and playing the kubelet's status writes.
+//! Helpers shared by the workload controller tests (`cron_jobs`, `deployments`, `jobs`,
+//! `revisions` ...): playing the kubelet's status writes, and waiting for pods and events (on
+//! [`until`], with the other convergence helpers in [`crate::converge`]).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use kubers_testkit::server::TestServer;
 
+use crate::converge::until;
 use crate::*;
-
-/// How long a controller may take to converge before the test gives up (a safety net for a broken
-/// controller, not a latency assertion).
-const CONVERGE: Duration = Duration::from_secs(120);
-
-/// Runs `kubectl args` until its output satisfies `done`; returns that output.
-pub(crate) fn until(
-    server: &TestServer,
-    kubectl: &Path,
-    args: &[&str],
-    done: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = Instant::now() + CONVERGE;
-    loop {
-        let output = run(server, kubectl, args, None);
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        if output.status.success() && done(&stdout) {
-            return stdout;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "kubectl {args:?} never converged; last: {}\nserver log:\n{}",
-            text(&output),
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
 
 /// Non-empty lines of `output`.
 pub(crate) fn lines(output: &str) -> Vec<&str> {
     output.lines().filter(|line| !line.is_empty()).collect()
-}
-
-/// Applies `manifest` with `kubectl apply -f -`.
-pub(crate) fn apply(server: &TestServer, kubectl: &Path, manifest: &str) {
-    let output = run(server, kubectl, &["apply", "-f", "-"], Some(manifest));
-    assert!(output.status.success(), "{}", text(&output));
 }
 
 /// Patches the status of `object` (`pod/x`, `cronjob/y`) with a JSON merge patch.

@@ -8,13 +8,13 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet, Repli
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kubers_client::events::{NORMAL, WARNING};
 use serde_json::json;
 
 use super::{by_creation, min_ready_seconds, set_progressing, template_of};
 use crate::deployment::DeploymentController;
 use crate::deployment::util::{self, reasons};
 use crate::error::{Error, Result, is_not_found};
-use crate::events::{NORMAL, WARNING};
 use crate::pods::{controller_of, controller_reference};
 
 impl DeploymentController {

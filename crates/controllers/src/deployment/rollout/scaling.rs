@@ -7,12 +7,12 @@ use std::cmp::Ordering;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, ReplicaSetSpec};
 use kube::ResourceExt;
 use kube::api::{DeleteParams, PostParams};
+use kubers_client::events::NORMAL;
 
 use super::{by_creation, min_ready_seconds, status_of};
 use crate::deployment::DeploymentController;
 use crate::deployment::util;
 use crate::error::{Error, Result, is_not_found};
-use crate::events::NORMAL;
 
 impl DeploymentController {
     /// Scales a ReplicaSet (and refreshes its replicas annotations and minReadySeconds); records

@@ -19,16 +19,32 @@ pub struct Recorder {
     source: Source,
 }
 
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Recorder {
     /// A recorder whose events name `component` as their source.
     pub fn new(client: kube::Client, component: &'static str) -> Self {
-        Recorder {
-            sink: Sink::new(client, SinkConfig::default()),
-            source: Source {
+        Recorder::with_source(
+            client,
+            Source {
                 component: component.to_owned(),
                 host: None,
                 instance: component.to_owned(),
             },
+        )
+    }
+
+    /// A recorder whose events name `source` (a node's kubelet names its host too).
+    pub fn with_source(client: kube::Client, source: Source) -> Self {
+        Recorder {
+            sink: Sink::new(client, SinkConfig::default()),
+            source,
         }
     }
 
