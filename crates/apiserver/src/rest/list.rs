@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::cached::{Freshness, Source, fresh_cache, parse_revision, selector, too_large};
 use super::filter::Filter;
+use super::list_body::ListDocument;
 use super::{ResourceRequest, json_response, object, store_error, tables};
 use crate::App;
 use crate::cache::Listed;
@@ -29,7 +30,7 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
             };
             let select = selector(&filter);
             if let Some(listed) = cache.list(&request.key(), &select, limit) {
-                return Ok(cached_list(request, &listed));
+                return Ok(cached_list(request, listed));
             }
         }
     }
@@ -55,7 +56,7 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
 }
 
 /// The response for a list read from the cache: the list's JSON assembled from the shared objects.
-fn cached_list(request: &ResourceRequest, listed: &Listed) -> Response {
+fn cached_list(request: &ResourceRequest, listed: Listed) -> Response {
     let api_version = api_version(request);
     let kind = request.info.kind;
     let revision = listed.revision.to_string();
@@ -74,34 +75,31 @@ fn cached_list(request: &ResourceRequest, listed: &Listed) -> Response {
             listed.revision,
         )
     });
-    let size: usize = listed.items.iter().map(|item| item.len() + 96).sum();
-    let mut body = Vec::with_capacity(size + 256);
-    body.extend_from_slice(b"{\"kind\":");
-    push_json(&mut body, &format!("{kind}List"));
-    body.extend_from_slice(b",\"apiVersion\":");
-    push_json(&mut body, &api_version);
-    body.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
-    push_json(&mut body, &revision);
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"{\"kind\":");
+    push_json(&mut head, &format!("{kind}List"));
+    head.extend_from_slice(b",\"apiVersion\":");
+    push_json(&mut head, &api_version);
+    head.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    push_json(&mut head, &revision);
     if let Some(token) = continue_token {
-        body.extend_from_slice(b",\"continue\":");
-        push_json(&mut body, &token);
+        head.extend_from_slice(b",\"continue\":");
+        push_json(&mut head, &token);
     }
-    body.extend_from_slice(b"},\"items\":[");
-    for (index, item) in listed.items.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        item.render(&mut body, &api_version, kind, item.revision);
-    }
-    body.extend_from_slice(b"]}");
+    head.extend_from_slice(b"},\"items\":[");
+    let document = ListDocument {
+        head,
+        items: listed.items,
+        api_version,
+        kind,
+    };
     (
         [(header::CONTENT_TYPE, "application/json")],
-        Body::from(body),
+        Body::from_stream(document.into_stream()),
     )
         .into_response()
 }
 
-/// Writes `text` as a JSON string; writing to a `Vec` cannot fail.
 fn push_json(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }

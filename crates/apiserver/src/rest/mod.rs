@@ -14,6 +14,7 @@ mod fields;
 mod filter;
 mod get;
 mod list;
+mod list_body;
 mod managed;
 mod namespace_delete;
 pub mod object;
