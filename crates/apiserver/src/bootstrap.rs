@@ -199,7 +199,7 @@ async fn create(
         return Ok(());
     };
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+        metadata.insert("uid".into(), json!(crate::rest::object::new_uid()));
         metadata.insert(
             "creationTimestamp".into(),
             json!(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)),

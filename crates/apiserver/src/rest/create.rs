@@ -181,10 +181,7 @@ fn prepare(request: &ResourceRequest, object: &mut Value, name: &str, namespace:
             }
             None => metadata.remove("namespace"),
         };
-        metadata.insert(
-            "uid".into(),
-            Value::String(uuid::Uuid::new_v4().to_string()),
-        );
+        metadata.insert("uid".into(), Value::String(object::new_uid()));
         metadata.insert("creationTimestamp".into(), Value::String(object::now()));
         for owned in [
             "resourceVersion",

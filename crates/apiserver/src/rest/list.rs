@@ -7,12 +7,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use kubers_store::{ListRequest, Revision};
+use kubers_store::{KeyValue, ListRequest, Revision};
 use serde_json::{Value, json};
 
 use super::cached::{Freshness, Source, fresh_cache, parse_revision, selector, too_large};
 use super::filter::Filter;
 use super::list_body::ListDocument;
+use super::stored_json;
 use super::{ResourceRequest, json_response, object, store_error, tables};
 use crate::App;
 use crate::cache::Listed;
@@ -34,7 +35,11 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
             }
         }
     }
-    let (mut items, revision, continue_token) = read_page(app, request).await?;
+    let page = read_store_page(app, request).await?;
+    if filter.is_empty() && !request.wants_table() {
+        return stored_list(request, page);
+    }
+    let (mut items, revision, continue_token) = decode_page(request, page)?;
     items.retain(|item| filter.matches(item));
     if request.wants_table() {
         return Ok(json_response(
@@ -55,7 +60,33 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
     Ok(json_response(200, &list))
 }
 
-/// The response for a list read from the cache: the list's JSON assembled from the shared objects.
+/// A page read from the store, written without decoding its objects.
+fn stored_list(request: &ResourceRequest, page: StorePage) -> Result<Response, ApiError> {
+    let api_version = api_version(request);
+    let kind = request.info.kind;
+    let size: usize = page.items.iter().map(|kv| kv.value.len() + 96).sum();
+    let mut body = list_head(
+        kind,
+        &api_version,
+        &page.revision.to_string(),
+        page.continue_token.as_deref(),
+    );
+    body.reserve(size + 2);
+    for (index, kv) in page.items.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        stored_json::render(&mut body, &kv.value, &api_version, kind, kv.mod_revision)
+            .map_err(|error| ApiError::internal(format!("{}: {error}", kv.key)))?;
+    }
+    body.extend_from_slice(b"]}");
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body),
+    )
+        .into_response())
+}
+
 fn cached_list(request: &ResourceRequest, listed: Listed) -> Response {
     let api_version = api_version(request);
     let kind = request.info.kind;
@@ -75,18 +106,7 @@ fn cached_list(request: &ResourceRequest, listed: Listed) -> Response {
             listed.revision,
         )
     });
-    let mut head = Vec::with_capacity(256);
-    head.extend_from_slice(b"{\"kind\":");
-    push_json(&mut head, &format!("{kind}List"));
-    head.extend_from_slice(b",\"apiVersion\":");
-    push_json(&mut head, &api_version);
-    head.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
-    push_json(&mut head, &revision);
-    if let Some(token) = continue_token {
-        head.extend_from_slice(b",\"continue\":");
-        push_json(&mut head, &token);
-    }
-    head.extend_from_slice(b"},\"items\":[");
+    let head = list_head(kind, &api_version, &revision, continue_token.as_deref());
     let document = ListDocument {
         head,
         items: listed.items,
@@ -98,6 +118,28 @@ fn cached_list(request: &ResourceRequest, listed: Listed) -> Response {
         Body::from_stream(document.into_stream()),
     )
         .into_response()
+}
+
+/// A list document up to its first item: kind, apiVersion, metadata and `"items":[`.
+fn list_head(
+    kind: &str,
+    api_version: &str,
+    revision: &str,
+    continue_token: Option<&str>,
+) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"{\"kind\":");
+    push_json(&mut head, &format!("{kind}List"));
+    head.extend_from_slice(b",\"apiVersion\":");
+    push_json(&mut head, api_version);
+    head.extend_from_slice(b",\"metadata\":{\"resourceVersion\":");
+    push_json(&mut head, revision);
+    if let Some(token) = continue_token {
+        head.extend_from_slice(b",\"continue\":");
+        push_json(&mut head, token);
+    }
+    head.extend_from_slice(b"},\"items\":[");
+    head
 }
 
 fn push_json(out: &mut Vec<u8>, text: &str) {
@@ -115,10 +157,45 @@ pub fn api_version(request: &ResourceRequest) -> String {
 
 /// Reads one page: its objects (each with `apiVersion` and `kind`), its revision and the token of the
 /// next page.
+/// A page of objects read from the store.
+pub struct StorePage {
+    /// The objects as stored.
+    pub items: Vec<KeyValue>,
+    /// The revision the page was read at.
+    pub revision: Revision,
+    /// The token of the next page, when the limit cut this one short.
+    pub continue_token: Option<String>,
+}
+
+/// The request's page of objects from the store, decoded, with the served apiVersion and kind.
 pub async fn read_page(
     app: &App,
     request: &ResourceRequest,
 ) -> Result<(Vec<Value>, Revision, Option<String>), ApiError> {
+    let page = read_store_page(app, request).await?;
+    decode_page(request, page)
+}
+
+fn decode_page(
+    request: &ResourceRequest,
+    page: StorePage,
+) -> Result<(Vec<Value>, Revision, Option<String>), ApiError> {
+    let api_version = api_version(request);
+    let mut items = Vec::with_capacity(page.items.len());
+    for kv in &page.items {
+        let mut item = object::from_stored(kv).map_err(ApiError::internal)?;
+        if let Some(fields) = item.as_object_mut() {
+            fields.insert("apiVersion".into(), Value::String(api_version.clone()));
+            fields.insert("kind".into(), Value::String(request.info.kind.to_owned()));
+        }
+        items.push(item);
+    }
+    Ok((items, page.revision, page.continue_token))
+}
+
+/// The request's page of objects from the store, as stored: at the continue token's revision, or
+/// the one its resourceVersion asks for.
+pub async fn read_store_page(app: &App, request: &ResourceRequest) -> Result<StorePage, ApiError> {
     let prefix = request.key();
     let (after, revision) = match &request.query.continue_token {
         Some(token) => {
@@ -156,22 +233,13 @@ pub async fn read_page(
         )),
         _ => None,
     };
-    let api_version = api_version(request);
-    let mut items = Vec::with_capacity(page.items.len());
-    for kv in &page.items {
-        let mut item = object::from_stored(kv).map_err(ApiError::internal)?;
-        if let Some(fields) = item.as_object_mut() {
-            fields.insert("apiVersion".into(), Value::String(api_version.clone()));
-            fields.insert("kind".into(), Value::String(request.info.kind.to_owned()));
-        }
-        items.push(item);
-    }
-    Ok((items, page.revision, continue_token))
+    Ok(StorePage {
+        items: page.items,
+        revision: page.revision,
+        continue_token,
+    })
 }
 
-/// The revision a first page is read at, from `resourceVersion` and `resourceVersionMatch`: `Exact`
-/// reads that revision; otherwise ("0", unset, or `NotOlderThan`) the current state, which must not be
-/// older than the given revision.
 async fn read_revision(app: &App, request: &ResourceRequest) -> Result<Revision, ApiError> {
     let given = match request.query.resource_version.as_deref() {
         None | Some("0") => None,

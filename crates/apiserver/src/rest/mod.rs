@@ -24,6 +24,7 @@ pub mod proxy;
 mod query;
 mod reviews;
 mod scale;
+mod stored_json;
 mod tables;
 mod token;
 mod update;

@@ -62,6 +62,14 @@ pub fn metadata_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
     object.get("metadata")?.get(field)?.as_str()
 }
 
+/// A new `metadata.uid`: a random (version 4) UUID from the thread's CSPRNG, which is seeded once
+/// from the operating system instead of asking it for every object.
+pub fn new_uid() -> String {
+    uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string()
+}
+
 /// The current time as Kubernetes writes timestamps (RFC 3339, seconds, `Z`).
 pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)

@@ -146,7 +146,7 @@ pub async fn create(
         exp: now.timestamp() + lifetime,
         iat: now.timestamp(),
         nbf: now.timestamp(),
-        jti: uuid::Uuid::new_v4().to_string(),
+        jti: super::object::new_uid(),
         kubernetes: Some(KubernetesClaim {
             namespace: namespace.to_owned(),
             serviceaccount: ObjectRef {
