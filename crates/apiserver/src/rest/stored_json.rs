@@ -58,8 +58,11 @@ fn push_json(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }
 
-/// The members of the JSON object `text`: each key (with its quotes) and value, as written.
-fn members(text: &[u8]) -> Result<Vec<(&[u8], &[u8])>, Malformed> {
+/// A member of a JSON object as written: its key (with the quotes) and its value.
+type Member<'a> = (&'a [u8], &'a [u8]);
+
+/// The members of the JSON object `text`.
+fn members(text: &[u8]) -> Result<Vec<Member<'_>>, Malformed> {
     let mut scanner = Scanner { text, at: 0 };
     scanner.expect(b'{')?;
     let mut members = Vec::new();
