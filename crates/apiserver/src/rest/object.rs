@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
 use kubers_store::{KeyValue, Revision};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// An object read from the store, with `metadata.resourceVersion` set to its revision.
@@ -16,11 +17,43 @@ pub fn from_stored(kv: &KeyValue) -> Result<Value, serde_json::Error> {
 /// The bytes stored for `object`: its JSON without `metadata.resourceVersion`, which the store's
 /// revision provides.
 pub fn to_stored(object: &Value) -> Bytes {
-    let mut stored = object.clone();
-    if let Some(metadata) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("resourceVersion");
+    Bytes::from(serde_json::to_vec(&Stored(object)).unwrap_or_default())
+}
+
+/// An object serialised without `metadata.resourceVersion`, with no copy of it made.
+struct Stored<'a>(&'a Value);
+
+impl Serialize for Stored<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(fields) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (key, value) in fields {
+            match value {
+                Value::Object(metadata) if key == "metadata" => {
+                    map.serialize_entry(key, &WithoutVersion(metadata))?
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
     }
-    Bytes::from(serde_json::to_vec(&stored).unwrap_or_default())
+}
+
+/// Metadata without its `resourceVersion`.
+struct WithoutVersion<'a>(&'a Map<String, Value>);
+
+impl Serialize for WithoutVersion<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0 {
+            if key != "resourceVersion" {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// Sets `metadata.resourceVersion` to `revision` (objects always have metadata once decoded).
