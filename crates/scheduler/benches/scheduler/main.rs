@@ -4,7 +4,7 @@
 //! `cargo build --release -p kubers && cargo bench -p kubers-scheduler --bench scheduler` starts a
 //! release `kubers server --disable-agent` (embedded SQLite) per run, registers 1,000 and then 5,000
 //! simulated nodes (the testkit's simulator, in this process), creates 10,000 pods with 64 requests
-//! in flight and reports pods/s from the first create to the last binding seen by a watch, the time
+//! in flight (64 keep-alive HTTP/1.1 connections) and reports pods/s from the first create to the last binding seen by a watch, the time
 //! until every pod runs, CPU time per process and memory.
 //!
 //! Three placements of the scheduler: `in-process` (inside `kubers server`, as shipped), `process`
@@ -24,12 +24,15 @@ mod proc;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::{StreamExt, TryStreamExt, stream};
+use bytes::Bytes;
+use http::Method;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, PostParams};
+use kubers_testkit::http1::{Connection, Target};
 use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::{NodeTemplate, Simulator, SimulatorConfig, client_for};
 use serde_json::json;
@@ -284,20 +287,13 @@ async fn run(
     let scheduler_idle = scheduler_pid.map(proc::rss_mib).unwrap_or(0.0);
 
     let cpu_before = cpu_times(server.pid(), scheduler_pid);
-    let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let target = Target::admin_of(&server)?;
+    let mut connections = Vec::with_capacity(CREATES_IN_FLIGHT);
+    for _ in 0..CREATES_IN_FLIGHT {
+        connections.push(target.connect().await?);
+    }
     let first_create = Instant::now();
-    stream::iter(0..pods)
-        .map(|i| {
-            let api = api.clone();
-            async move {
-                api.create(&PostParams::default(), &pod(i)?)
-                    .await
-                    .map_err(BenchError::from)
-            }
-        })
-        .buffer_unordered(CREATES_IN_FLIGHT)
-        .try_for_each(|_| async { Ok(()) })
-        .await?;
+    create_pods(connections, pods).await?;
     let created = first_create.elapsed();
     let mut scheduler_started = first_create;
     if mode == Mode::Backlog {
@@ -347,6 +343,36 @@ async fn run(
 }
 
 type BenchError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Creates pods `0..count`, one request at a time on each of `connections` (the testkit's lean
+/// HTTP/1.1 client, so that the load generator takes little of the server's CPU).
+async fn create_pods(connections: Vec<Connection>, count: usize) -> BenchResult {
+    let path = format!("/api/v1/namespaces/{NAMESPACE}/pods");
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers = connections.into_iter().map(|mut connection| {
+        let (path, next) = (path.clone(), Arc::clone(&next));
+        tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= count {
+                    return BenchResult::Ok(());
+                }
+                let body = Bytes::from(serde_json::to_vec(&pod(index)?)?);
+                let (status, answer) = connection
+                    .send(Method::POST, &path, Some(("application/json", body)))
+                    .await?;
+                if !status.is_success() {
+                    let answer = String::from_utf8_lossy(&answer);
+                    return Err(format!("creating pod {index}: {status} {answer}").into());
+                }
+            }
+        })
+    });
+    for worker in futures::future::join_all(workers).await {
+        worker??;
+    }
+    Ok(())
+}
 
 fn cpu_times(server: u32, scheduler: Option<u32>) -> [Duration; 3] {
     [
