@@ -12,62 +12,11 @@ use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::NodeTemplate;
 
 use crate::converge::*;
+use crate::job_pods::{Listed, job, pods_when, running};
 use crate::*;
 
-/// `name|phase|deletionTimestamp|creationTimestamp` of each pod, one a line.
-const POD_FIELDS: &str = "jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.metadata.deletionTimestamp}|{.metadata.creationTimestamp}{\"\\n\"}{end}";
-
-/// One pod of a Job as listed.
-#[derive(Debug, Clone)]
-struct Listed {
-    name: String,
-    phase: String,
-    deleting: bool,
-    created: Timestamp,
-}
-
-impl Listed {
-    fn running(&self) -> bool {
-        self.phase == "Running" && !self.deleting
-    }
-}
-
-fn parse(out: &str) -> Vec<Listed> {
-    out.lines()
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let fields: Vec<&str> = line.split('|').collect();
-            Listed {
-                name: fields[0].to_owned(),
-                phase: fields[1].to_owned(),
-                deleting: !fields[2].is_empty(),
-                created: fields[3].parse().expect("a creation timestamp"),
-            }
-        })
-        .collect()
-}
-
-/// The Job's pods, once `done` holds for them.
-fn pods_when(
-    server: &TestServer,
-    kubectl: &Path,
-    job: &str,
-    done: impl Fn(&[Listed]) -> bool,
-) -> Vec<Listed> {
-    let selector = format!("job-name={job}");
-    let args = ["get", "pods", "-l", &selector, "-o", POD_FIELDS];
-    parse(&until(server, kubectl, &args, |out| done(&parse(out))))
-}
-
-/// The Job's running pods, once there are `count`.
-fn running(server: &TestServer, kubectl: &Path, job: &str, count: usize) -> Vec<Listed> {
-    pods_when(server, kubectl, job, |pods| {
-        pods.iter().filter(|pod| pod.running()).count() == count
-    })
-    .into_iter()
-    .filter(Listed::running)
-    .collect()
-}
+/// The status of a Job's `Suspended` condition.
+const SUSPENDED_STATUS: &str = "{.status.conditions[?(@.type==\"Suspended\")].status}";
 
 /// The running pod other than `not`, once there is one.
 fn replacement(server: &TestServer, kubectl: &Path, job: &str, not: &[&str]) -> Listed {
@@ -76,13 +25,6 @@ fn replacement(server: &TestServer, kubectl: &Path, job: &str, not: &[&str]) -> 
         .into_iter()
         .find(wanted)
         .expect("a replacement pod")
-}
-
-/// A Job manifest: `spec` (lines indented by two) and a one-container `Never` template.
-fn job(name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:1.36\n"
-    )
 }
 
 /// Ends a pod as its kubelet would: `main` exited with `exit_code` at `finished` (whole seconds).
@@ -327,17 +269,12 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
     let output = patch_job(&server, kubectl, "paused", "{\"spec\":{\"suspend\":false}}");
     assert!(output.status.success(), "{}", text(&output));
     let first = running(&server, kubectl, "paused", 2);
-    until(
+    until_field(
         &server,
         kubectl,
-        &[
-            "get",
-            "job",
-            "paused",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Suspended\")].status}",
-        ],
-        |out| out == "False",
+        &["job", "paused"],
+        SUSPENDED_STATUS,
+        "False",
     );
     assert_eq!(
         condition(&server, kubectl, "paused", "Suspended"),
@@ -349,17 +286,12 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
     // Suspended again: the pods go without counting as failures.
     let output = patch_job(&server, kubectl, "paused", "{\"spec\":{\"suspend\":true}}");
     assert!(output.status.success(), "{}", text(&output));
-    until(
+    until_field(
         &server,
         kubectl,
-        &[
-            "get",
-            "job",
-            "paused",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Suspended\")].status}",
-        ],
-        |out| out == "True",
+        &["job", "paused"],
+        SUSPENDED_STATUS,
+        "True",
     );
     until_field(
         &server,

@@ -10,68 +10,8 @@ use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::NodeTemplate;
 
 use crate::converge::*;
+use crate::job_pods::{Listed, job, pods_when, running};
 use crate::*;
-
-/// `name|phase|deletionTimestamp|completion index` of each pod, one a line.
-const POD_FIELDS: &str = "jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.metadata.deletionTimestamp}|{.metadata.labels.batch\\.kubernetes\\.io/job-completion-index}{\"\\n\"}{end}";
-
-/// One pod of a Job as listed.
-#[derive(Debug, Clone)]
-struct Listed {
-    name: String,
-    phase: String,
-    deleting: bool,
-    index: String,
-}
-
-impl Listed {
-    fn running(&self) -> bool {
-        self.phase == "Running" && !self.deleting
-    }
-
-    fn object(&self) -> String {
-        format!("pod/{}", self.name)
-    }
-}
-
-fn parse(out: &str) -> Vec<Listed> {
-    out.lines()
-        .filter(|line| !line.is_empty())
-        .map(|line| {
-            let fields: Vec<&str> = line.split('|').collect();
-            Listed {
-                name: fields[0].to_owned(),
-                phase: fields[1].to_owned(),
-                deleting: !fields[2].is_empty(),
-                index: fields[3].to_owned(),
-            }
-        })
-        .collect()
-}
-
-/// The Job's pods, once `done` holds for them.
-fn pods_when(
-    server: &TestServer,
-    kubectl: &Path,
-    job: &str,
-    done: impl Fn(&[Listed]) -> bool,
-) -> Vec<Listed> {
-    let selector = format!("job-name={job}");
-    let args = ["get", "pods", "-l", &selector, "-o", POD_FIELDS];
-    parse(&until(server, kubectl, &args, |out| done(&parse(out))))
-}
-
-/// The Job's running pods, once there are `count` (sorted by index).
-fn running(server: &TestServer, kubectl: &Path, job: &str, count: usize) -> Vec<Listed> {
-    let mut pods: Vec<Listed> = pods_when(server, kubectl, job, |pods| {
-        pods.iter().filter(|pod| pod.running()).count() == count
-    })
-    .into_iter()
-    .filter(Listed::running)
-    .collect();
-    pods.sort_by(|a, b| a.index.cmp(&b.index));
-    pods
-}
 
 /// The running pod of `index` other than those named in `not`, once there is one.
 fn running_index(
@@ -86,13 +26,6 @@ fn running_index(
         .into_iter()
         .find(wanted)
         .unwrap_or_else(|| panic!("a running pod of index {index}"))
-}
-
-/// A Job manifest: `spec` (lines indented by two) and a one-container `Never` template.
-fn job(name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:1.36\n"
-    )
 }
 
 fn patch_status(server: &TestServer, kubectl: &Path, pod: &Listed, status: &str) {

@@ -17,6 +17,7 @@ mod endpoints;
 mod events;
 mod indexed_jobs;
 mod job_control;
+mod job_pods;
 mod job_policies;
 mod jobs;
 mod join;
