@@ -17,7 +17,7 @@ mod state;
 mod watcher;
 mod window;
 
-pub use object::CachedObject;
+pub use object::{CachedObject, type_head};
 pub use state::Listed;
 pub use watcher::{CacheWatcher, Step};
 pub use window::CachedEvent;

@@ -3,6 +3,8 @@
 //! any served version by splicing those three fields back in. The values of the fields the resource
 //! can be selected by are read once too, so field selectors never parse an object again.
 
+use std::io::Write;
+
 use bytes::Bytes;
 use kubers_core::field_labels::{self, FieldLabel};
 use kubers_store::{KeyValue, Revision};
@@ -153,10 +155,13 @@ impl CachedObject {
 
     /// Appends the object's JSON as `api_version`/`kind` at `revision` (its own, or a delete's) to `out`.
     pub fn render(&self, out: &mut Vec<u8>, api_version: &str, kind: &str, revision: Revision) {
-        out.extend_from_slice(b"{\"apiVersion\":");
-        push_json(out, api_version);
-        out.extend_from_slice(b",\"kind\":");
-        push_json(out, kind);
+        self.render_after(out, &type_head(api_version, kind), revision);
+    }
+
+    /// Appends the object's JSON at `revision` to `out`, opened by `head` (see [`type_head`]): the
+    /// same as [`CachedObject::render`], with the type written once for a whole list.
+    pub fn render_after(&self, out: &mut Vec<u8>, head: &[u8], revision: Revision) {
+        out.extend_from_slice(head);
         let rest = &self.body[1..];
         if rest == b"}" {
             out.push(b'}');
@@ -167,7 +172,8 @@ impl CachedObject {
             Some(at) => {
                 out.extend_from_slice(&self.body[1..=at]);
                 out.extend_from_slice(b"\"resourceVersion\":\"");
-                out.extend_from_slice(revision.to_string().as_bytes());
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{revision}");
                 out.push(b'"');
                 if self.body.get(at + 1) != Some(&b'}') {
                     out.push(b',');
@@ -185,6 +191,16 @@ impl CachedObject {
         // What render writes is JSON by construction; a failure would be a bug, shown as null.
         serde_json::from_slice(&out).unwrap_or(Value::Null)
     }
+}
+
+/// The opening of an object of type `api_version`/`kind`: `{"apiVersion":…,"kind":…`.
+pub fn type_head(api_version: &str, kind: &str) -> Vec<u8> {
+    let mut head = Vec::with_capacity(32 + api_version.len() + kind.len());
+    head.extend_from_slice(b"{\"apiVersion\":");
+    push_json(&mut head, api_version);
+    head.extend_from_slice(b",\"kind\":");
+    push_json(&mut head, kind);
+    head
 }
 
 /// Writes `value` as JSON; writing to a `Vec` cannot fail.

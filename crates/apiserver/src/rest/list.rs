@@ -16,7 +16,7 @@ use super::list_body::ListDocument;
 use super::stored_json;
 use super::{ResourceRequest, json_response, object, store_error, tables};
 use crate::App;
-use crate::cache::Listed;
+use crate::cache::{Listed, type_head};
 use crate::errors::ApiError;
 
 /// Lists the collection the request names.
@@ -109,9 +109,8 @@ fn cached_list(request: &ResourceRequest, listed: Listed) -> Response {
     let head = list_head(kind, &api_version, &revision, continue_token.as_deref());
     let document = ListDocument {
         head,
+        type_head: type_head(&api_version, kind),
         items: listed.items,
-        api_version,
-        kind,
     };
     (
         [(header::CONTENT_TYPE, "application/json")],

@@ -21,10 +21,8 @@ pub struct ListDocument {
     pub head: Vec<u8>,
     /// The objects, in order.
     pub items: Vec<Arc<CachedObject>>,
-    /// The apiVersion the objects are rendered with.
-    pub api_version: String,
-    /// The kind the objects are rendered with.
-    pub kind: &'static str,
+    /// The opening of every object: its apiVersion and kind (`cache::type_head`).
+    pub type_head: Vec<u8>,
 }
 
 impl ListDocument {
@@ -56,10 +54,7 @@ impl Chunks {
             return None;
         }
         let ListDocument {
-            items,
-            api_version,
-            kind,
-            ..
+            items, type_head, ..
         } = &self.document;
         while self.buffer.len() < CHUNK {
             let Some(item) = items.get(self.next) else {
@@ -70,7 +65,7 @@ impl Chunks {
             if self.next > 0 {
                 self.buffer.push(b',');
             }
-            item.render(&mut self.buffer, api_version, kind, item.revision);
+            item.render_after(&mut self.buffer, type_head, item.revision);
             self.next += 1;
         }
         let capacity = if self.done { 0 } else { CHUNK + CHUNK / 4 };
@@ -84,6 +79,7 @@ impl Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::type_head;
     use futures::StreamExt;
     use kubers_store::KeyValue;
     use serde_json::{Value, json};
@@ -105,8 +101,7 @@ mod tests {
             head: br#"{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":["#
                 .to_vec(),
             items: (0..count).map(|index| object(index, payload)).collect(),
-            api_version: "v1".to_owned(),
-            kind: "ConfigMap",
+            type_head: type_head("v1", "ConfigMap"),
         };
         let chunks: Vec<Bytes> = document
             .into_stream()
