@@ -155,13 +155,19 @@ impl CachedObject {
 
     /// Appends the object's JSON as `api_version`/`kind` at `revision` (its own, or a delete's) to `out`.
     pub fn render(&self, out: &mut Vec<u8>, api_version: &str, kind: &str, revision: Revision) {
-        self.render_after(out, &type_head(api_version, kind), revision);
+        push_type_head(out, api_version, kind);
+        self.render_rest(out, revision);
     }
 
     /// Appends the object's JSON at `revision` to `out`, opened by `head` (see [`type_head`]): the
     /// same as [`CachedObject::render`], with the type written once for a whole list.
     pub fn render_after(&self, out: &mut Vec<u8>, head: &[u8], revision: Revision) {
         out.extend_from_slice(head);
+        self.render_rest(out, revision);
+    }
+
+    /// Appends what follows the type in the object's JSON.
+    fn render_rest(&self, out: &mut Vec<u8>, revision: Revision) {
         let rest = &self.body[1..];
         if rest == b"}" {
             out.push(b'}');
@@ -196,11 +202,15 @@ impl CachedObject {
 /// The opening of an object of type `api_version`/`kind`: `{"apiVersion":…,"kind":…`.
 pub fn type_head(api_version: &str, kind: &str) -> Vec<u8> {
     let mut head = Vec::with_capacity(32 + api_version.len() + kind.len());
-    head.extend_from_slice(b"{\"apiVersion\":");
-    push_json(&mut head, api_version);
-    head.extend_from_slice(b",\"kind\":");
-    push_json(&mut head, kind);
+    push_type_head(&mut head, api_version, kind);
     head
+}
+
+fn push_type_head(out: &mut Vec<u8>, api_version: &str, kind: &str) {
+    out.extend_from_slice(b"{\"apiVersion\":");
+    push_json(out, api_version);
+    out.extend_from_slice(b",\"kind\":");
+    push_json(out, kind);
 }
 
 /// Writes `value` as JSON; writing to a `Vec` cannot fail.
