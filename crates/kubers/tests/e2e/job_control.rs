@@ -12,7 +12,7 @@ use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::NodeTemplate;
 
 use crate::converge::*;
-use crate::job_pods::{Listed, job, pods_when, running};
+use crate::job_pods::{Listed, job, pods_when, running, wait_for};
 use crate::*;
 
 /// The status of a Job's `Suspended` condition.
@@ -107,16 +107,7 @@ fn failed_pods_are_replaced_after_a_doubling_backoff() {
 
     // A success completes the Job as usual.
     end(&server, kubectl, &third.name, 0, now());
-    ok(
-        &server,
-        kubectl,
-        &[
-            "wait",
-            "--for=condition=complete",
-            "job/retry",
-            "--timeout=120s",
-        ],
-    );
+    wait_for(&server, kubectl, "retry", "complete");
     assert_eq!(
         field(
             &server,
@@ -211,16 +202,7 @@ fn a_job_managed_by_another_controller_is_left_alone() {
         text(&changed)
     );
     end(&server, kubectl, &builtin[0].name, 0, now());
-    ok(
-        &server,
-        kubectl,
-        &[
-            "wait",
-            "--for=condition=complete",
-            "job/builtin",
-            "--timeout=120s",
-        ],
-    );
+    wait_for(&server, kubectl, "builtin", "complete");
 }
 
 #[test]
@@ -233,16 +215,7 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
     apply(&server, kubectl, &job("paused", spec));
 
     // Created suspended: no pods, no start time.
-    ok(
-        &server,
-        kubectl,
-        &[
-            "wait",
-            "--for=condition=suspended",
-            "job/paused",
-            "--timeout=120s",
-        ],
-    );
+    wait_for(&server, kubectl, "paused", "suspended");
     assert_eq!(
         condition(&server, kubectl, "paused", "Suspended"),
         "True|JobSuspended|Job suspended"
@@ -335,16 +308,7 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
     {
         end(&server, kubectl, &pod.name, 0, now());
     }
-    ok(
-        &server,
-        kubectl,
-        &[
-            "wait",
-            "--for=condition=complete",
-            "job/paused",
-            "--timeout=120s",
-        ],
-    );
+    wait_for(&server, kubectl, "paused", "complete");
     assert_eq!(
         field(
             &server,

@@ -7,6 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 use kubers_testkit::server::TestServer;
 
 use crate::converge::until;
+use crate::ok;
 
 /// `name|phase|deletionTimestamp|completion index|creationTimestamp` of each pod, one a line.
 const POD_FIELDS: &str = "jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.metadata.deletionTimestamp}|{.metadata.labels.batch\\.kubernetes\\.io/job-completion-index}|{.metadata.creationTimestamp}{\"\\n\"}{end}";
@@ -78,4 +79,18 @@ pub fn job(name: &str, spec: &str) -> String {
     format!(
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: busybox:1.36\n"
     )
+}
+
+/// Waits (up to 120 s) with `kubectl wait` for the Job's `condition`.
+pub fn wait_for(server: &TestServer, kubectl: &Path, job: &str, condition: &str) {
+    ok(
+        server,
+        kubectl,
+        &[
+            "wait",
+            &format!("--for=condition={condition}"),
+            &format!("job/{job}"),
+            "--timeout=120s",
+        ],
+    );
 }

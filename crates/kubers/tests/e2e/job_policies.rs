@@ -10,7 +10,7 @@ use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::NodeTemplate;
 
 use crate::converge::*;
-use crate::job_pods::{Listed, job, pods_when, running};
+use crate::job_pods::{Listed, job, pods_when, running, wait_for};
 use crate::*;
 
 /// The running pod of `index` other than those named in `not`, once there is one.
@@ -75,19 +75,6 @@ fn condition(server: &TestServer, kubectl: &Path, job: &str, kind: &str) -> Stri
             "{{.status.conditions[?(@.type==\"{kind}\")].reason}}|{{.status.conditions[?(@.type==\"{kind}\")].message}}"
         ),
     )
-}
-
-fn wait_for(server: &TestServer, kubectl: &Path, job: &str, condition: &str) {
-    ok(
-        server,
-        kubectl,
-        &[
-            "wait",
-            &format!("--for=condition={condition}"),
-            &format!("job/{job}"),
-            "--timeout=120s",
-        ],
-    );
 }
 
 #[test]
