@@ -6,6 +6,7 @@
 
 mod access;
 mod config;
+mod job_policies;
 mod jobs;
 mod meta;
 pub mod names;
