@@ -64,6 +64,7 @@ pub async fn list(app: &App, request: &ResourceRequest) -> Result<Response, ApiE
 fn stored_list(request: &ResourceRequest, page: StorePage) -> Result<Response, ApiError> {
     let api_version = api_version(request);
     let kind = request.info.kind;
+    let head = type_head(&api_version, kind);
     let size: usize = page.items.iter().map(|kv| kv.value.len() + 96).sum();
     let mut body = list_head(
         kind,
@@ -76,7 +77,7 @@ fn stored_list(request: &ResourceRequest, page: StorePage) -> Result<Response, A
         if index > 0 {
             body.push(b',');
         }
-        stored_json::render(&mut body, &kv.value, &api_version, kind, kv.mod_revision)
+        stored_json::render(&mut body, &kv.value, &head, kv.mod_revision)
             .map_err(|error| ApiError::internal(format!("{}: {error}", kv.key)))?;
     }
     body.extend_from_slice(b"]}");
@@ -87,6 +88,7 @@ fn stored_list(request: &ResourceRequest, page: StorePage) -> Result<Response, A
         .into_response())
 }
 
+/// The response for a list read from the cache: the list's JSON streamed from the shared objects.
 fn cached_list(request: &ResourceRequest, listed: Listed) -> Response {
     let api_version = api_version(request);
     let kind = request.info.kind;
@@ -141,6 +143,7 @@ fn list_head(
     head
 }
 
+/// Writes `text` as a JSON string; writing to a `Vec` cannot fail.
 fn push_json(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }
@@ -154,19 +157,18 @@ pub fn api_version(request: &ResourceRequest) -> String {
     }
 }
 
-/// Reads one page: its objects (each with `apiVersion` and `kind`), its revision and the token of the
-/// next page.
 /// A page of objects read from the store.
-pub struct StorePage {
+struct StorePage {
     /// The objects as stored.
-    pub items: Vec<KeyValue>,
+    items: Vec<KeyValue>,
     /// The revision the page was read at.
-    pub revision: Revision,
+    revision: Revision,
     /// The token of the next page, when the limit cut this one short.
-    pub continue_token: Option<String>,
+    continue_token: Option<String>,
 }
 
-/// The request's page of objects from the store, decoded, with the served apiVersion and kind.
+/// Reads one page: its objects (each with `apiVersion` and `kind`), its revision and the token of the
+/// next page.
 pub async fn read_page(
     app: &App,
     request: &ResourceRequest,
@@ -175,6 +177,7 @@ pub async fn read_page(
     decode_page(request, page)
 }
 
+/// The page's objects decoded, with the served apiVersion and kind.
 fn decode_page(
     request: &ResourceRequest,
     page: StorePage,
@@ -194,7 +197,7 @@ fn decode_page(
 
 /// The request's page of objects from the store, as stored: at the continue token's revision, or
 /// the one its resourceVersion asks for.
-pub async fn read_store_page(app: &App, request: &ResourceRequest) -> Result<StorePage, ApiError> {
+async fn read_store_page(app: &App, request: &ResourceRequest) -> Result<StorePage, ApiError> {
     let prefix = request.key();
     let (after, revision) = match &request.query.continue_token {
         Some(token) => {

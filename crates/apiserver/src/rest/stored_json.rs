@@ -4,6 +4,8 @@
 //! (continued pages) are written this way; scanning is several times cheaper than building a
 //! `serde_json::Value` of each object and serialising it again.
 
+use std::io::Write;
+
 use kubers_store::Revision;
 
 /// The stored bytes are not a JSON object.
@@ -11,26 +13,23 @@ use kubers_store::Revision;
 #[error("stored object is not a JSON object (at byte {0})")]
 pub struct Malformed(usize);
 
-/// Appends `stored` (an object's JSON) as `api_version`/`kind` at `revision` to `out`. On an error
-/// `out` may hold part of the object.
+/// Appends `stored` (an object's JSON) at `revision` to `out`, opened by `type_head` (the served
+/// apiVersion and kind, `cache::type_head`). On an error `out` may hold part of the object.
 pub fn render(
     out: &mut Vec<u8>,
     stored: &[u8],
-    api_version: &str,
-    kind: &str,
+    type_head: &[u8],
     revision: Revision,
 ) -> Result<(), Malformed> {
     let top = members(stored)?;
-    out.extend_from_slice(b"{\"apiVersion\":");
-    push_json(out, api_version);
-    out.extend_from_slice(b",\"kind\":");
-    push_json(out, kind);
+    out.extend_from_slice(type_head);
     for (key, value) in top {
         match key {
             b"\"apiVersion\"" | b"\"kind\"" => continue,
             b"\"metadata\"" if value.first() == Some(&b'{') => {
                 out.extend_from_slice(b",\"metadata\":{\"resourceVersion\":\"");
-                out.extend_from_slice(revision.to_string().as_bytes());
+                // Writing to a Vec cannot fail.
+                let _ = write!(out, "{revision}");
                 out.push(b'"');
                 for (key, value) in members(value)? {
                     if key != b"\"resourceVersion\"" {
@@ -51,11 +50,6 @@ fn push_member(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
     out.extend_from_slice(key);
     out.push(b':');
     out.extend_from_slice(value);
-}
-
-fn push_json(out: &mut Vec<u8>, text: &str) {
-    // Writing a string to a Vec cannot fail.
-    let _ = serde_json::to_writer(out, text);
 }
 
 /// A member of a JSON object as written: its key (with the quotes) and its value.
@@ -184,7 +178,12 @@ mod tests {
 
     fn rendered(stored: &[u8], revision: Revision) -> Result<Value, Malformed> {
         let mut out = Vec::new();
-        render(&mut out, stored, "apps/v1", "Deployment", revision)?;
+        render(
+            &mut out,
+            stored,
+            &crate::cache::type_head("apps/v1", "Deployment"),
+            revision,
+        )?;
         Ok(serde_json::from_slice(&out).expect("valid JSON"))
     }
 

@@ -12,7 +12,7 @@ use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::NodeTemplate;
 
 use crate::converge::*;
-use crate::job_pods::{Listed, job, pods_when, running, wait_for};
+use crate::job_pods::{Listed, condition, job, pods_when, running, wait_for};
 use crate::*;
 
 /// The status of a Job's `Suspended` condition.
@@ -57,16 +57,6 @@ fn now() -> Timestamp {
 }
 
 /// `status|reason|message` of the Job's condition of `kind`.
-fn condition(server: &TestServer, kubectl: &Path, job: &str, kind: &str) -> String {
-    let of = |part: &str| format!("{{.status.conditions[?(@.type==\"{kind}\")].{part}}}");
-    field(
-        server,
-        kubectl,
-        &["job", job],
-        &format!("{}|{}|{}", of("status"), of("reason"), of("message")),
-    )
-}
-
 fn patch_job(server: &TestServer, kubectl: &Path, job: &str, patch: &str) -> Output {
     run(
         server,
@@ -217,7 +207,13 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
     // Created suspended: no pods, no start time.
     wait_for(&server, kubectl, "paused", "suspended");
     assert_eq!(
-        condition(&server, kubectl, "paused", "Suspended"),
+        condition(
+            &server,
+            kubectl,
+            "paused",
+            "Suspended",
+            &["status", "reason", "message"]
+        ),
         "True|JobSuspended|Job suspended"
     );
     assert_eq!(
@@ -250,7 +246,13 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
         "False",
     );
     assert_eq!(
-        condition(&server, kubectl, "paused", "Suspended"),
+        condition(
+            &server,
+            kubectl,
+            "paused",
+            "Suspended",
+            &["status", "reason", "message"]
+        ),
         "False|JobResumed|Job resumed"
     );
     let started = field(&server, kubectl, &["job", "paused"], "{.status.startTime}");
@@ -277,7 +279,13 @@ fn a_suspended_job_deletes_its_pods_and_resumes_with_a_new_start() {
         pods.iter().all(|pod| !pod.running())
     });
     assert_eq!(
-        condition(&server, kubectl, "paused", "Suspended"),
+        condition(
+            &server,
+            kubectl,
+            "paused",
+            "Suspended",
+            &["status", "reason", "message"]
+        ),
         "True|JobSuspended|Job suspended"
     );
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use k8s_openapi::jiff::Timestamp;
 use kubers_testkit::server::TestServer;
 
-use crate::converge::until;
+use crate::converge::{field, until};
 use crate::ok;
 
 /// `name|phase|deletionTimestamp|completion index|creationTimestamp` of each pod, one a line.
@@ -93,4 +93,20 @@ pub fn wait_for(server: &TestServer, kubectl: &Path, job: &str, condition: &str)
             "--timeout=120s",
         ],
     );
+}
+
+/// The `parts` (`status`, `reason`, `message` ...) of the Job's condition of type `kind`, joined by
+/// `|`.
+pub fn condition(
+    server: &TestServer,
+    kubectl: &Path,
+    job: &str,
+    kind: &str,
+    parts: &[&str],
+) -> String {
+    let path: Vec<String> = parts
+        .iter()
+        .map(|part| format!("{{.status.conditions[?(@.type==\"{kind}\")].{part}}}"))
+        .collect();
+    field(server, kubectl, &["job", job], &path.join("|"))
 }

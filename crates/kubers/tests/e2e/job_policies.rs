@@ -10,7 +10,7 @@ use kubers_testkit::server::TestServer;
 use kubers_testkit::simulated::NodeTemplate;
 
 use crate::converge::*;
-use crate::job_pods::{Listed, job, pods_when, running, wait_for};
+use crate::job_pods::{Listed, condition, job, pods_when, running, wait_for};
 use crate::*;
 
 /// The running pod of `index` other than those named in `not`, once there is one.
@@ -66,17 +66,6 @@ fn end(server: &TestServer, kubectl: &Path, pod: &Listed, exit_code: i32, condit
 }
 
 /// `reason|message` of the Job's condition of `kind`.
-fn condition(server: &TestServer, kubectl: &Path, job: &str, kind: &str) -> String {
-    field(
-        server,
-        kubectl,
-        &["job", job],
-        &format!(
-            "{{.status.conditions[?(@.type==\"{kind}\")].reason}}|{{.status.conditions[?(@.type==\"{kind}\")].message}}"
-        ),
-    )
-}
-
 #[test]
 fn a_fail_job_rule_fails_the_job_and_an_ignored_disruption_is_not_counted() {
     let server = server();
@@ -122,9 +111,18 @@ fn a_fail_job_rule_fails_the_job_and_an_ignored_disruption_is_not_counted() {
         "PodFailurePolicy|Container main for pod default/{} failed with exit code 42 matching FailJob rule at index 1",
         first[1].name
     );
-    assert_eq!(condition(&server, kubectl, "policy", "Failed"), expected);
     assert_eq!(
-        condition(&server, kubectl, "policy", "FailureTarget"),
+        condition(&server, kubectl, "policy", "Failed", &["reason", "message"]),
+        expected
+    );
+    assert_eq!(
+        condition(
+            &server,
+            kubectl,
+            "policy",
+            "FailureTarget",
+            &["reason", "message"]
+        ),
         expected
     );
     // The failure and the replacement stopped with the Job count; the ignored pod does not.
@@ -193,7 +191,13 @@ fn an_index_fails_alone_past_its_backoff_limit() {
     end(&server, kubectl, &first[2], 0, None);
     wait_for(&server, kubectl, "perindex", "failed");
     assert_eq!(
-        condition(&server, kubectl, "perindex", "Failed"),
+        condition(
+            &server,
+            kubectl,
+            "perindex",
+            "Failed",
+            &["reason", "message"]
+        ),
         "FailedIndexes|Job has failed indexes"
     );
     assert_eq!(
@@ -236,7 +240,7 @@ fn a_fail_index_rule_counts_towards_max_failed_indexes() {
     end(&server, kubectl, &next, 7, None);
     wait_for(&server, kubectl, "capped", "failed");
     assert_eq!(
-        condition(&server, kubectl, "capped", "Failed"),
+        condition(&server, kubectl, "capped", "Failed", &["reason", "message"]),
         "MaxFailedIndexesExceeded|Job has exceeded the specified maximal number of failed indexes"
     );
     assert_eq!(
@@ -267,11 +271,23 @@ fn a_success_policy_completes_an_indexed_job_early() {
     end(&server, kubectl, &first[1], 0, None);
     wait_for(&server, kubectl, "early", "complete");
     assert_eq!(
-        condition(&server, kubectl, "early", "Complete"),
+        condition(
+            &server,
+            kubectl,
+            "early",
+            "Complete",
+            &["reason", "message"]
+        ),
         "SuccessPolicy|Matched rules at index 1"
     );
     assert_eq!(
-        condition(&server, kubectl, "early", "SuccessCriteriaMet"),
+        condition(
+            &server,
+            kubectl,
+            "early",
+            "SuccessCriteriaMet",
+            &["reason", "message"]
+        ),
         "SuccessPolicy|Matched rules at index 1"
     );
     assert_eq!(

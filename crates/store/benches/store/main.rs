@@ -17,7 +17,8 @@ use kubers_store::sqlite::{SqliteConfig, SqliteStore};
 use kubers_store::{ListRequest, Store, WatchItem, WatchOptions};
 use kubers_testkit::etcd::EtcdServer;
 
-use stats::{Latencies, cpu_time, rss_mib};
+use kubers_testkit::process::cpu_time;
+use stats::{Latencies, rss_mib};
 
 type BenchResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 

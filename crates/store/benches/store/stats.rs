@@ -1,4 +1,4 @@
-//! Latency percentiles and process resource readings (RSS, CPU time) from /proc.
+//! Latency percentiles, and the RSS of a process in MiB (read by the testkit).
 
 use std::time::Duration;
 
@@ -32,30 +32,5 @@ impl Latencies {
 
 /// Resident set size of a process, in MiB.
 pub fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-/// User plus system CPU time a process has used so far.
-pub fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    let total = ticks(11) + ticks(12);
-    Duration::from_millis(total * 10)
+    kubers_testkit::process::rss_kib(pid) as f64 / 1024.0
 }
